@@ -1,0 +1,61 @@
+"""Runtime settings: where state lives and which backends to use.
+
+Resolution order: explicit argument > environment variable > default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_TENANT = "default"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+@dataclass
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(_env("TERRITORIA_DATA_DIR", ".territoria")))
+    tenant: str = field(default_factory=lambda: _env("TERRITORIA_TENANT", DEFAULT_TENANT))
+    # Max size of one file given to ingestion, in bytes.
+    max_file_bytes: int = field(
+        default_factory=lambda: int(_env("TERRITORIA_MAX_FILE_MB", "50")) * 1024 * 1024
+    )
+    # Dense embedding of documents: "background" (default), "inline" or "off".
+    embed_mode: str = field(default_factory=lambda: _env("TERRITORIA_EMBED", "inline"))
+    threads: int = field(default_factory=lambda: int(_env("TERRITORIA_THREADS", str(min(2, os.cpu_count() or 1)))))
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "territoria.sqlite3"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def ensure(self) -> "Settings":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    global _current
+    if _current is None:
+        _current = Settings()
+    return _current
+
+
+def set_settings(settings: Settings) -> Settings:
+    global _current
+    _current = settings
+    return settings
