@@ -1,0 +1,26 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TERRITORIA_SHARED", REPO.parent / "shared"))
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"shared data not found at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture()
+def data_dir(tmp_path, monkeypatch) -> Path:
+    """A fresh Territoria data dir for one test, set as the current settings."""
+    from territoria.core.settings import Settings, set_settings
+
+    d = tmp_path / "data"
+    monkeypatch.setenv("TERRITORIA_DATA_DIR", str(d))
+    set_settings(Settings(data_dir=d))
+    return d
