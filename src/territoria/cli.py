@@ -33,6 +33,252 @@ def _global(
         set_settings(Settings(data_dir=data_dir))
 
 
+# -- core commands: ingestion, search, evaluation -------------------------------------------------
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _tenant(tenant: Optional[str]) -> str:
+    from territoria.core.settings import get_settings
+
+    return tenant or get_settings().tenant
+
+
+def _fail(msg: str, code: int = 1):
+    _console().print(f"[bold red]Erreur :[/] {msg}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="Fichiers, dossiers (récursif) ou corpus JSONL."),
+    tenant: Optional[str] = typer.Option(None, "--tenant", help="Collectivité (locataire)."),
+    source: Optional[str] = typer.Option(None, "--source", help="Nom de la source (filtre de recherche)."),
+    dense: str = typer.Option("inline", "--dense", help="Vecteurs denses : inline, background ou off."),
+    json_out: bool = typer.Option(False, "--json", help="Résumé en JSON sur la sortie standard."),
+) -> None:
+    """Ingérer des documents (PDF, scans, DOCX, ODT, HTML, Markdown, TXT, CSV, EML, JSONL)."""
+    import json as _json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from territoria.ingest.pipeline import ingest_paths
+
+    con = _console()
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        con.print(f"[red]Introuvable :[/] {p}")
+    cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TimeRemainingColumn()]
+    with Progress(*cols, console=con, transient=False) as prog:
+        orig_add = prog.add_task
+        prog.add_task = lambda *a, **kw: orig_add(*a, rate="", **kw)  # type: ignore[method-assign]
+        summary = ingest_paths([p for p in paths if p.exists()], tenant=_tenant(tenant), source=source,
+                               progress=prog)
+    for p in missing:
+        summary.failed.append((str(p), "Fichier ou dossier introuvable."))
+    rate = (summary.ingested + summary.unchanged) / summary.seconds if summary.seconds else 0
+    con.print(f"[green]{summary.ingested} ingéré(s)[/], {summary.unchanged} inchangé(s), "
+              f"[red]{len(summary.failed)} en échec[/] — {summary.chunks} passages, {rate:.1f} docs/s, "
+              f"{summary.seconds:.1f} s")
+    for f, reason in summary.failed:
+        con.print(f"  [red]✗[/] {f} : {reason}")
+    embedded = {}
+    if dense == "inline":
+        embedded = _embed(_tenant(tenant))
+    elif dense == "background":
+        _embed_background(_tenant(tenant))
+    if json_out:
+        out = summary.to_dict()
+        out["embedded"] = embedded
+        typer.echo(_json.dumps(out, ensure_ascii=False))
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _embed(tenant: str) -> dict:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from territoria.search.dense import embed_pending
+    from territoria.store import get_store
+
+    store = get_store()
+    tasks: dict[str, int] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=_console()) as prog:
+        def cb(model: str, n: int, total: int) -> None:
+            if model not in tasks:
+                tasks[model] = prog.add_task(f"Vecteurs {model}", total=total)
+            prog.update(tasks[model], completed=n)
+
+        return embed_pending(store, tenant, on_progress=cb)
+
+
+def _embed_background(tenant: str) -> None:
+    import subprocess
+    import sys
+
+    from territoria.core.settings import get_settings
+
+    s = get_settings().ensure()
+    log = open(s.data_dir / f"embed-{tenant}.log", "ab")
+    subprocess.Popen([sys.executable, "-m", "territoria.cli", "--data-dir", str(s.data_dir), "embed",
+                      "--tenant", tenant], stdout=log, stderr=log, start_new_session=True)
+    _console().print(f"Calcul des vecteurs lancé en arrière-plan (journal : {log.name}). "
+                     "La recherche utilise déjà ce qui est prêt ; suivez l'avancement avec « territoria status ».")
+
+
+@app.command()
+def embed(tenant: Optional[str] = typer.Option(None, "--tenant")) -> None:
+    """Calculer les vecteurs denses manquants (reprend là où un calcul s'est arrêté)."""
+    done = _embed(_tenant(tenant))
+    _console().print(f"Vecteurs calculés : {done}")
+
+
+@app.command()
+def status(tenant: Optional[str] = typer.Option(None, "--tenant"),
+           json_out: bool = typer.Option(False, "--json")) -> None:
+    """État de l'index : documents, passages, vecteurs prêts."""
+    import json as _json
+
+    from territoria.search.dense import DEFAULT_PLAN
+    from territoria.store import get_store
+
+    store = get_store()
+    t = _tenant(tenant)
+    out = {"tenant": t, "documents": store.count_documents(t), "chunks": store.count_chunks(t), "vectors": {}}
+    for model in DEFAULT_PLAN:
+        done, total = store.embedding_counts(t, model)
+        out["vectors"][model] = {"ready": done, "chunks": total}
+    if json_out:
+        typer.echo(_json.dumps(out))
+    else:
+        typer.echo(f"Locataire {t} : {out['documents']} documents, {out['chunks']} passages")
+        for m, v in out["vectors"].items():
+            typer.echo(f"  vecteurs {m} : {v['ready']}/{v['chunks']}")
+
+
+@app.command()
+def delete(doc_ids: list[str] = typer.Argument(..., help="Identifiants des documents à supprimer."),
+           tenant: Optional[str] = typer.Option(None, "--tenant")) -> None:
+    """Supprimer des documents (et leurs passages) de l'index."""
+    from territoria.store import get_store
+
+    store = get_store()
+    missing = [d for d in doc_ids if not store.delete_document(_tenant(tenant), d)]
+    for d in doc_ids:
+        if d not in missing:
+            typer.echo(f"Supprimé : {d}")
+    if missing:
+        _fail("Document(s) introuvable(s) : " + ", ".join(missing) + ". Listez-les avec « territoria documents ».")
+
+
+@app.command()
+def documents(tenant: Optional[str] = typer.Option(None, "--tenant"),
+              source: Optional[str] = typer.Option(None, "--source"),
+              limit: int = typer.Option(50, "--limit"),
+              json_out: bool = typer.Option(False, "--json")) -> None:
+    """Lister les documents indexés."""
+    import json as _json
+    from dataclasses import asdict
+
+    from territoria.store import get_store
+
+    docs = get_store().list_documents(_tenant(tenant), source=source, limit=limit)
+    if json_out:
+        typer.echo(_json.dumps([asdict(d) for d in docs], ensure_ascii=False))
+        return
+    for d in docs:
+        typer.echo(f"{d.doc_id}\t{d.doc_type}\t{d.n_chunks} passages\t{d.title}")
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="La question ou les mots cherchés."),
+    k: int = typer.Option(10, "--k", min=1, max=200),
+    mode: str = typer.Option("hybrid", "--mode", help="bm25, dense ou hybrid."),
+    tenant: Optional[str] = typer.Option(None, "--tenant"),
+    source: Optional[str] = typer.Option(None, "--source"),
+    doc_type: Optional[str] = typer.Option(None, "--type", help="Type de document (pdf, docx, jsonl…)."),
+    date_from: Optional[str] = typer.Option(None, "--from", help="Date minimale AAAA-MM-JJ."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="Date maximale AAAA-MM-JJ."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Rechercher dans les documents (lexical français, dense, ou hybride par défaut)."""
+    import json as _json
+
+    from territoria.search.engine import MODES, Filters
+    from territoria.search.engine import search as do_search
+
+    if mode not in MODES:
+        _fail(f"mode « {mode} » inconnu : choisissez parmi {', '.join(MODES)}.", 2)
+    hits = do_search(query, k=k, mode=mode, tenant=_tenant(tenant),
+                     filters=Filters(source=source, doc_type=doc_type, date_from=date_from, date_to=date_to))
+    if json_out:
+        typer.echo(_json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
+        return
+    if not hits:
+        typer.echo("Aucun résultat. Avez-vous ingéré des documents (« territoria ingest ») ?")
+    for i, h in enumerate(hits, 1):
+        where = " › ".join(x for x in (h.section, f"p. {h.page}" if h.page else "") if x)
+        typer.echo(f"{i:>2}. [{h.score:.4f}] {h.title} ({h.doc_id}){' — ' + where if where else ''}")
+        snippet = " ".join(h.text.split())[:220]
+        typer.echo(f"    {snippet}")
+        if h.url:
+            typer.echo(f"    {h.url}")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    qa: Path = typer.Argument(..., help="Fichier JSONL de questions (question, relevant_ids)."),
+    k: int = typer.Option(10, "--k"),
+    modes: str = typer.Option("bm25,dense,hybrid", "--modes"),
+    tenant: Optional[str] = typer.Option(None, "--tenant"),
+    limit: Optional[int] = typer.Option(None, "--limit"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Mesurer la recherche : recall@1/5/10, MRR@10, nDCG@10, latence p50/p95."""
+    import json as _json
+
+    from rich.progress import Progress
+
+    from territoria.core.errors import TerritoriaError
+    from territoria.search.engine import MODES, get_index, timed_search
+    from territoria.search.evaluation import evaluate, load_qa
+
+    mode_list = [m.strip() for m in modes.split(",") if m.strip()]
+    bad = [m for m in mode_list if m not in MODES]
+    if bad:
+        _fail(f"mode(s) inconnu(s) : {', '.join(bad)} (choisir parmi {', '.join(MODES)}).", 2)
+    try:
+        rows = load_qa(qa)
+    except TerritoriaError as exc:
+        _fail(str(exc), 2)
+    rows = [r for r in rows if r.get("relevant_ids")][:limit]
+    t = _tenant(tenant)
+    if get_index(t).n_docs == 0:
+        _fail(f"aucun document indexé pour le locataire « {t} » : lancez d'abord « territoria ingest ».")
+    timed_search("échauffement", k=k, mode="hybrid", tenant=t)  # load models and index once
+    with Progress(console=_console(), transient=True) as prog:
+        task = prog.add_task("Évaluation", total=len(rows) * len(mode_list))
+        res = evaluate(rows, lambda q, m: timed_search(q, k=max(k, 10), mode=m, tenant=t), mode_list, k=k,
+                       on_progress=lambda: prog.advance(task))
+    if json_out:
+        typer.echo(_json.dumps(res, ensure_ascii=False))
+        return
+    typer.echo(f"{res['n']} questions")
+    typer.echo(f"{'mode':8} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR@10':>7} {'nDCG@10':>8} {'p50 ms':>7} {'p95 ms':>7}")
+    for m, v in res["modes"].items():
+        typer.echo(f"{m:8} {v['recall@1']:6.3f} {v['recall@5']:6.3f} {v['recall@10']:6.3f} {v['mrr@10']:7.3f} "
+                   f"{v['ndcg@10']:8.3f} {v['p50_ms']:7.1f} {v['p95_ms']:7.1f}")
+        by = v.get("recall@5_by_style")
+        if by:
+            typer.echo("         recall@5 par style : " + ", ".join(f"{g} {x:.2f}" for g, x in by.items()))
+
+
 # Sub-applications of the use cases and layers (module path, attribute, command name).
 _SUBAPPS = [
     ("territoria.canteen.cli", "app", "canteen"),
@@ -40,7 +286,6 @@ _SUBAPPS = [
 ]
 # Modules that register plain commands on `app` / `eval_app` when imported.
 _COMMAND_MODULES = [
-    "territoria.search.cli",
     "territoria.aids.cli",
 ]
 

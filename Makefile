@@ -1,0 +1,33 @@
+# Territoria — the two set-up commands:  `make demo` (main job, embedded defaults)  and  `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA ?= .territoria
+
+.PHONY: install system-deps demo test bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python system-deps
+	$(BIN)/pip install -q -e ".[dev]"
+
+# OCR needs Debian's tesseract with the French model (installed when running as root).
+system-deps:
+	@command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx fra || { \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-fra; \
+	  else echo "Installez tesseract-ocr et tesseract-ocr-fra (sudo apt-get install tesseract-ocr tesseract-ocr-fra)"; fi; }
+
+demo: install
+	$(BIN)/territoria --data-dir $(DATA) ingest samples/ --source demo
+	$(BIN)/territoria --data-dir $(DATA) search "ma voiture a été embarquée par la fourrière, comment la récupérer ?" --k 3
+
+test: install
+	$(BIN)/python -m pytest tests
+
+bench: install
+	$(BIN)/python bench/retrieval.py
+
+clean:
+	rm -rf $(VENV) $(DATA) build *.egg-info

@@ -1,0 +1,312 @@
+"""Search over a tenant's chunks: French BM25, dense (e5), and hybrid rank fusion at document level.
+
+The index lives in memory, built from the store and cached on disk (data dir `cache/`), keyed by the
+tenant's generation and the number of vectors, so a fresh process loads it in a fraction of a second and
+vectors computed in the background become searchable as they arrive.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from territoria.core.settings import Settings, get_settings
+from territoria.core.types import Hit
+from territoria.search.bm25 import BM25Index
+from territoria.search.dense import DEFAULT_PLAN, DenseMatrix
+from territoria.search.text import analyze
+
+MODES = ("bm25", "dense", "hybrid")
+RRF_K = 60
+
+
+@dataclass
+class Filters:
+    source: str | None = None
+    doc_type: str | None = None
+    date_from: str | None = None  # ISO dates, inclusive
+    date_to: str | None = None
+
+    def active(self) -> bool:
+        return any((self.source, self.doc_type, self.date_from, self.date_to))
+
+
+@dataclass
+class ChunkIndex:
+    rows: np.ndarray  # chunk row ids (store), index position = chunk position
+    doc_pos: np.ndarray  # per chunk: position of its document in doc_ids
+    doc_ids: list[str]
+    doc_meta: list[tuple[str, str, str | None]]  # per doc: (source, doc_type, date)
+    is_head: np.ndarray
+    bm25: BM25Index
+    dense: dict[str, tuple[np.ndarray, DenseMatrix]] = field(default_factory=dict)  # model -> (chunk pos, M)
+    version: tuple = ()
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.doc_ids)
+
+    def doc_mask(self, f: Filters | None) -> np.ndarray | None:
+        if f is None or not f.active():
+            return None
+        m = np.ones(self.n_docs, dtype=bool)
+        for i, (src, dtype, date) in enumerate(self.doc_meta):
+            if f.source and src != f.source:
+                m[i] = False
+            elif f.doc_type and dtype != f.doc_type:
+                m[i] = False
+            elif f.date_from and (not date or date < f.date_from):
+                m[i] = False
+            elif f.date_to and (not date or date > f.date_to):
+                m[i] = False
+        return m
+
+
+def _version(store, tenant: str) -> tuple:
+    return (store.generation(tenant), store.embeddings_version())
+
+
+def _build(store, tenant: str, version: tuple) -> ChunkIndex:
+    rows, doc_pos, is_head, terms = [], [], [], []
+    doc_index: dict[str, int] = {}
+    for sc in store.iter_chunks(tenant):
+        rows.append(sc.row)
+        doc_pos.append(doc_index.setdefault(sc.chunk.doc_id, len(doc_index)))
+        is_head.append(sc.chunk.kind == "head")
+        terms.append(sc.terms)
+    meta = {d: (s, t, dt) for d, s, t, dt in store.doc_filters(tenant)}
+    doc_ids = list(doc_index)
+    idx = ChunkIndex(
+        rows=np.asarray(rows, dtype=np.int64), doc_pos=np.asarray(doc_pos, dtype=np.int32), doc_ids=doc_ids,
+        doc_meta=[meta.get(d, ("", "", None)) for d in doc_ids], is_head=np.asarray(is_head, dtype=bool),
+        bm25=BM25Index().fit(terms), version=version,
+    )
+    _attach_dense(store, tenant, idx)
+    return idx
+
+
+def _attach_dense(store, tenant: str, idx: ChunkIndex) -> None:
+    pos_of = {int(r): i for i, r in enumerate(idx.rows)}
+    for model in DEFAULT_PLAN:
+        rows, mat = store.load_embeddings(tenant, model)
+        if len(rows) == 0:
+            continue
+        pos = np.asarray([pos_of[int(r)] for r in rows], dtype=np.int64)
+        idx.dense[model] = (pos, DenseMatrix(rows, mat))
+
+
+# -- disk cache ---------------------------------------------------------------------------------
+
+def _cache_path(settings: Settings, tenant: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in tenant)
+    return settings.cache_dir / f"index-{safe}"
+
+
+def _save(idx: ChunkIndex, path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    m = idx.bm25.matrix.tocsc()
+    arrays = {"rows": idx.rows, "doc_pos": idx.doc_pos, "is_head": idx.is_head, "data": m.data,
+              "indices": m.indices, "indptr": m.indptr, "shape": np.asarray(m.shape)}
+    for model, (pos, dm) in idx.dense.items():
+        arrays[f"dense_pos__{model}"] = pos
+        arrays[f"dense_rows__{model}"] = dm.rows
+        arrays[f"dense_mat__{model}"] = dm.matrix
+    tmp = path / "index.tmp.npz"
+    np.savez(tmp, **arrays)
+    meta = {"version": list(idx.version), "doc_ids": idx.doc_ids, "doc_meta": idx.doc_meta,
+            "vocab": list(idx.bm25.vocab), "k1": idx.bm25.k1, "b": idx.bm25.b, "models": list(idx.dense)}
+    (path / "meta.tmp.json").write_text(json.dumps(meta, ensure_ascii=False))
+    tmp.replace(path / "index.npz")
+    (path / "meta.tmp.json").replace(path / "meta.json")
+
+
+def _load(path: Path, version: tuple) -> ChunkIndex | None:
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        if tuple(meta["version"]) != tuple(version):
+            return None
+        z = np.load(path / "index.npz")
+    except (OSError, ValueError, KeyError):
+        return None
+    bm = BM25Index(k1=meta["k1"], b=meta["b"])
+    bm.vocab = {t: i for i, t in enumerate(meta["vocab"])}
+    shape = tuple(int(x) for x in z["shape"])
+    bm.matrix = sparse.csc_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
+    bm.n_docs = shape[0]
+    idx = ChunkIndex(rows=z["rows"], doc_pos=z["doc_pos"], doc_ids=meta["doc_ids"],
+                     doc_meta=[tuple(x) for x in meta["doc_meta"]], is_head=z["is_head"], bm25=bm,
+                     version=tuple(version))
+    for model in meta["models"]:
+        idx.dense[model] = (z[f"dense_pos__{model}"], DenseMatrix(z[f"dense_rows__{model}"], z[f"dense_mat__{model}"]))
+    return idx
+
+
+_cache: dict[tuple[str, str], ChunkIndex] = {}
+_cache_lock = threading.Lock()
+
+
+def get_index(tenant: str | None = None, settings: Settings | None = None) -> ChunkIndex:
+    from territoria.store import get_store
+
+    settings = settings or get_settings()
+    tenant = tenant or settings.tenant
+    store = get_store(settings)
+    version = _version(store, tenant)
+    key = (str(settings.db_path.resolve()), tenant)
+    with _cache_lock:
+        idx = _cache.get(key)
+        if idx is not None and idx.version == version:
+            return idx
+        path = _cache_path(settings, tenant)
+        idx = _load(path, version)
+        if idx is None:
+            idx = _build(store, tenant, version)
+            try:
+                _save(idx, path)
+            except OSError:
+                pass  # a read-only data dir still searches, just without the disk cache
+        _cache[key] = idx
+        return idx
+
+
+# -- scoring ------------------------------------------------------------------------------------
+
+def _doc_max(idx: ChunkIndex, chunk_pos: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per document: best chunk score and the position of that chunk (-1 if none)."""
+    best = np.full(idx.n_docs, -np.inf, dtype=np.float32)
+    np.maximum.at(best, idx.doc_pos[chunk_pos], scores)
+    # position of the best chunk: sort by score and keep the first occurrence per doc
+    order = np.argsort(-scores, kind="stable")
+    docs = idx.doc_pos[chunk_pos[order]]
+    _, first = np.unique(docs, return_index=True)
+    best_chunk = np.full(idx.n_docs, -1, dtype=np.int64)
+    best_chunk[docs[first]] = chunk_pos[order[first]]
+    return best, best_chunk
+
+
+def _rank_docs(doc_scores: np.ndarray, mask: np.ndarray | None, depth: int) -> np.ndarray:
+    s = doc_scores.copy()
+    if mask is not None:
+        s[~mask] = -np.inf
+    valid = np.isfinite(s) & (s > -np.inf)
+    n_valid = int(valid.sum())
+    if n_valid == 0:
+        return np.zeros(0, dtype=np.int64)
+    depth = min(depth, n_valid)
+    part = np.argpartition(-s, depth - 1)[:depth]
+    return part[np.argsort(-s[part], kind="stable")]
+
+
+@dataclass
+class Signal:
+    name: str
+    doc_scores: np.ndarray
+    best_chunk: np.ndarray
+    weight: float = 1.0
+
+
+def bm25_signal(idx: ChunkIndex, query: str) -> Signal | None:
+    from territoria.search.query import lexical_query
+
+    lq = lexical_query(query, idx.bm25.vocab)
+    if not lq.terms or idx.bm25.n_docs == 0:
+        return None
+    s = idx.bm25.score_terms(lq.terms, lq.weights)
+    nz = np.flatnonzero(s > 0)
+    if nz.size == 0:
+        return None
+    best, chunk = _doc_max(idx, nz, s[nz])
+    return Signal("bm25", best, chunk)
+
+
+def dense_signal(idx: ChunkIndex, query: str, model: str = "e5-small") -> Signal | None:
+    from territoria.models.embeddings import get_embedder
+
+    entry = idx.dense.get(model)
+    if entry is None:
+        return None
+    pos, dm = entry
+    q = get_embedder(model).embed_queries([query])[0]
+    s = dm.scores(q)
+    best, chunk = _doc_max(idx, pos, s)
+    return Signal(model, best, chunk)
+
+
+def fuse(signals: list[Signal], n_docs: int, mask: np.ndarray | None, depth: int = 200
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted reciprocal-rank fusion of document rankings → (fused doc scores, best chunk per doc)."""
+    fused = np.full(n_docs, -np.inf, dtype=np.float64)
+    chunk = np.full(n_docs, -1, dtype=np.int64)
+    best_rank = np.full(n_docs, np.iinfo(np.int64).max, dtype=np.int64)
+    for sig in signals:
+        ranked = _rank_docs(sig.doc_scores, mask, depth)
+        contrib = sig.weight / (RRF_K + 1 + np.arange(len(ranked)))
+        cur = fused[ranked]
+        fused[ranked] = np.where(np.isfinite(cur), cur, 0.0) + contrib
+        # display chunk: the one from the signal that ranks the document best
+        better = np.arange(len(ranked)) < best_rank[ranked]
+        upd = ranked[better]
+        best_rank[upd] = np.arange(len(ranked))[better]
+        chunk[upd] = sig.best_chunk[upd]
+    return fused, chunk
+
+
+def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None = None,
+           filters: Filters | None = None, settings: Settings | None = None) -> list[Hit]:
+    if mode not in MODES:
+        raise ValueError(f"Mode de recherche inconnu : {mode!r} (choisir parmi {', '.join(MODES)}).")
+    settings = settings or get_settings()
+    idx = get_index(tenant, settings)
+    if idx.n_docs == 0 or not query.strip():
+        return []
+    mask = idx.doc_mask(filters)
+    signals: list[Signal] = []
+    if mode in ("bm25", "hybrid"):
+        s = bm25_signal(idx, query)
+        if s:
+            signals.append(s)
+    if mode in ("dense", "hybrid"):
+        for model in idx.dense:
+            s = dense_signal(idx, query, model)
+            if s:
+                signals.append(s)
+    if not signals:
+        return []
+    if len(signals) == 1:
+        scores, chunks = signals[0].doc_scores, signals[0].best_chunk
+    else:
+        scores, chunks = fuse(signals, idx.n_docs, mask)
+    top = _rank_docs(scores, mask, k)
+    return _hits(idx, tenant or settings.tenant, settings, top, scores, chunks)
+
+
+def _hits(idx: ChunkIndex, tenant: str, settings: Settings, docs: np.ndarray, scores: np.ndarray,
+          chunks: np.ndarray) -> list[Hit]:
+    from territoria.store import get_store
+
+    rows = [int(idx.rows[chunks[d]]) for d in docs if chunks[d] >= 0]
+    meta = get_store(settings).chunk_meta(tenant, rows)
+    hits = []
+    for d in docs:
+        c = chunks[d]
+        if c < 0:
+            continue
+        m = meta.get(int(idx.rows[c]))
+        if m is None:
+            continue
+        hits.append(Hit(doc_id=m["doc_id"], chunk_id=m["chunk_id"], title=m["title"], url=m["url"],
+                        section=m["section"], page=m["page"], score=float(scores[d]), text=m["text"],
+                        source=m["source"]))
+    return hits
+
+
+def timed_search(query: str, **kw) -> tuple[list[Hit], float]:
+    t = time.perf_counter()
+    hits = search(query, **kw)
+    return hits, (time.perf_counter() - t) * 1000

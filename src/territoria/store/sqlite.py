@@ -1,0 +1,277 @@
+"""SQLite backend of the storage interface (embedded default, one file in the data dir).
+
+Vectors are float32 BLOBs in an `embeddings` table keyed by (model, sha1 of the embedded text), so an
+unchanged passage is never embedded twice, even when its document is re-ingested. Similarity search runs
+in memory on a NumPy matrix loaded from that table (search/dense.py): exact, and at 100k × 384 dims a
+matrix-vector product of a few milliseconds, so an ANN extension such as sqlite-vec (also brute force)
+would add a native dependency for no gain at this scale.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from territoria.core.store import DocumentInfo, StoredChunk
+from territoria.core.types import Chunk, DocumentRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    tenant TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    doc_type TEXT NOT NULL,
+    url TEXT,
+    date TEXT,
+    summary TEXT,
+    visibility TEXT NOT NULL DEFAULT 'public',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    content_hash TEXT NOT NULL,
+    n_chunks INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, doc_id)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    row INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    section TEXT NOT NULL,
+    page INTEGER,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    terms TEXT NOT NULL,
+    embed_key TEXT NOT NULL,
+    embed_text TEXT NOT NULL,
+    FOREIGN KEY (tenant, doc_id) REFERENCES documents (tenant, doc_id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (tenant, doc_id);
+CREATE INDEX IF NOT EXISTS chunks_key ON chunks (embed_key);
+CREATE TABLE IF NOT EXISTS embeddings (
+    model TEXT NOT NULL,
+    key TEXT NOT NULL,
+    vec BLOB NOT NULL,
+    PRIMARY KEY (model, key)
+);
+CREATE TABLE IF NOT EXISTS tenant_state (
+    tenant TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class SQLiteStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._conn.executescript(SCHEMA)
+
+    # -- connection handling (one connection per thread) --
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection):
+            self.conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type, exc, tb) -> None:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _tx(self) -> "_Tx":
+        return self._Tx(self._conn)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- documents --
+    def _bump(self, c: sqlite3.Connection, tenant: str) -> None:
+        c.execute(
+            "INSERT INTO tenant_state (tenant, generation) VALUES (?, 1) "
+            "ON CONFLICT (tenant) DO UPDATE SET generation = generation + 1",
+            (tenant,),
+        )
+
+    def generation(self, tenant: str) -> int:
+        r = self._conn.execute("SELECT generation FROM tenant_state WHERE tenant = ?", (tenant,)).fetchone()
+        return int(r[0]) if r else 0
+
+    def document_hashes(self, tenant: str) -> dict[str, str]:
+        rows = self._conn.execute("SELECT doc_id, content_hash FROM documents WHERE tenant = ?", (tenant,))
+        return dict(rows.fetchall())
+
+    def replace_document(self, tenant: str, record: DocumentRecord, content_hash: str, chunks: list[Chunk],
+                         terms: list[list[str]], embed_texts: list[str]) -> None:
+        from territoria.search.dense import embed_key  # content address of a passage
+
+        with self._tx() as c:
+            c.execute("DELETE FROM chunks WHERE tenant = ? AND doc_id = ?", (tenant, record.doc_id))
+            c.execute(
+                "INSERT OR REPLACE INTO documents (tenant, doc_id, title, source, doc_type, url, date, summary, "
+                "visibility, metadata, content_hash, n_chunks, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (tenant, record.doc_id, record.title, record.source, record.doc_type, record.url, record.date,
+                 record.summary, record.visibility, json.dumps(record.metadata, ensure_ascii=False),
+                 content_hash, len(chunks), _now()),
+            )
+            c.executemany(
+                "INSERT INTO chunks (tenant, doc_id, chunk_id, ord, kind, title, section, page, char_start, "
+                "char_end, text, terms, embed_key, embed_text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (tenant, record.doc_id, ch.chunk_id, ch.ord, ch.kind, ch.title, ch.section, ch.page,
+                     ch.char_start, ch.char_end, ch.text, " ".join(t), embed_key(et), et)
+                    for ch, t, et in zip(chunks, terms, embed_texts)
+                ],
+            )
+            self._bump(c, tenant)
+
+    def delete_document(self, tenant: str, doc_id: str) -> bool:
+        with self._tx() as c:
+            c.execute("DELETE FROM chunks WHERE tenant = ? AND doc_id = ?", (tenant, doc_id))
+            n = c.execute("DELETE FROM documents WHERE tenant = ? AND doc_id = ?", (tenant, doc_id)).rowcount
+            if n:
+                self._bump(c, tenant)
+        return bool(n)
+
+    def delete_tenant(self, tenant: str) -> int:
+        with self._tx() as c:
+            c.execute("DELETE FROM chunks WHERE tenant = ?", (tenant,))
+            n = c.execute("DELETE FROM documents WHERE tenant = ?", (tenant,)).rowcount
+            self._bump(c, tenant)
+        return n
+
+    @staticmethod
+    def _info(r: sqlite3.Row | tuple) -> DocumentInfo:
+        (doc_id, title, source, doc_type, url, date, visibility, metadata, content_hash, n_chunks, updated) = r
+        return DocumentInfo(doc_id, title, source, doc_type, url, date, visibility, n_chunks, content_hash,
+                            updated, json.loads(metadata or "{}"))
+
+    _INFO_COLS = ("doc_id, title, source, doc_type, url, date, visibility, metadata, content_hash, n_chunks, "
+                  "updated_at")
+
+    def get_document(self, tenant: str, doc_id: str) -> DocumentInfo | None:
+        r = self._conn.execute(
+            f"SELECT {self._INFO_COLS} FROM documents WHERE tenant = ? AND doc_id = ?", (tenant, doc_id)
+        ).fetchone()
+        return self._info(r) if r else None
+
+    def list_documents(self, tenant: str, *, source: str | None = None, limit: int = 100,
+                       offset: int = 0) -> list[DocumentInfo]:
+        sql = f"SELECT {self._INFO_COLS} FROM documents WHERE tenant = ?"
+        args: list[Any] = [tenant]
+        if source:
+            sql += " AND source = ?"
+            args.append(source)
+        sql += " ORDER BY doc_id LIMIT ? OFFSET ?"
+        args += [limit, offset]
+        return [self._info(r) for r in self._conn.execute(sql, args).fetchall()]
+
+    def count_documents(self, tenant: str) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM documents WHERE tenant = ?", (tenant,)).fetchone()[0])
+
+    def count_chunks(self, tenant: str) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM chunks WHERE tenant = ?", (tenant,)).fetchone()[0])
+
+    # -- chunks --
+    def iter_chunks(self, tenant: str) -> Iterator[StoredChunk]:
+        cur = self._conn.execute(
+            "SELECT row, chunk_id, doc_id, ord, text, title, section, page, char_start, char_end, kind, terms, "
+            "embed_text FROM chunks WHERE tenant = ? ORDER BY row",
+            (tenant,),
+        )
+        for (row, chunk_id, doc_id, ord_, text, title, section, page, cs, ce, kind, terms, et) in cur:
+            yield StoredChunk(row, Chunk(chunk_id, doc_id, ord_, text, title, section, page, cs, ce, kind),
+                              terms.split(), et)
+
+    def chunk_meta(self, tenant: str, rows: Iterable[int]) -> dict[int, dict[str, Any]]:
+        rows = list(rows)
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        cur = self._conn.execute(
+            f"SELECT c.row, c.chunk_id, c.doc_id, c.title, c.section, c.page, c.text, c.kind, c.char_start, "
+            f"c.char_end, d.url, d.source, d.doc_type, d.date, d.visibility FROM chunks c JOIN documents d "
+            f"ON d.tenant = c.tenant AND d.doc_id = c.doc_id WHERE c.tenant = ? AND c.row IN ({marks})",
+            [tenant, *rows],
+        )
+        keys = ("row", "chunk_id", "doc_id", "title", "section", "page", "text", "kind", "char_start",
+                "char_end", "url", "source", "doc_type", "date", "visibility")
+        return {r[0]: dict(zip(keys, r)) for r in cur.fetchall()}
+
+    def doc_filters(self, tenant: str) -> list[tuple[str, str, str, str | None]]:
+        """(doc_id, source, doc_type, date) of every document, for metadata filters."""
+        return self._conn.execute(
+            "SELECT doc_id, source, doc_type, date FROM documents WHERE tenant = ?", (tenant,)
+        ).fetchall()
+
+    # -- embeddings --
+    def missing_embeddings(self, tenant: str, model: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+        marks = ",".join("?" * len(kinds))
+        cur = self._conn.execute(
+            f"SELECT DISTINCT c.embed_key, c.embed_text FROM chunks c LEFT JOIN embeddings e "
+            f"ON e.model = ? AND e.key = c.embed_key WHERE c.tenant = ? AND c.kind IN ({marks}) "
+            f"AND e.key IS NULL ORDER BY c.row",
+            [model, tenant, *kinds],
+        )
+        return cur.fetchall()
+
+    def put_embeddings(self, model: str, items: list[tuple[str, np.ndarray]]) -> None:
+        with self._tx() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO embeddings (model, key, vec) VALUES (?, ?, ?)",
+                [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items],
+            )
+
+    def load_embeddings(self, tenant: str, model: str) -> tuple[np.ndarray, np.ndarray]:
+        cur = self._conn.execute(
+            "SELECT c.row, e.vec FROM chunks c JOIN embeddings e ON e.model = ? AND e.key = c.embed_key "
+            "WHERE c.tenant = ? ORDER BY c.row",
+            (model, tenant),
+        )
+        rows, vecs = [], []
+        for row, blob in cur:
+            rows.append(row)
+            vecs.append(np.frombuffer(blob, dtype=np.float32))
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(rows, dtype=np.int64), np.vstack(vecs)
+
+    def embeddings_version(self) -> int:
+        r = self._conn.execute("SELECT MAX(rowid) FROM embeddings").fetchone()
+        return int(r[0] or 0)
+
+    def embedding_counts(self, tenant: str, model: str) -> tuple[int, int]:
+        """(chunks with a vector, chunks in all) for this tenant."""
+        done = self._conn.execute(
+            "SELECT COUNT(*) FROM chunks c JOIN embeddings e ON e.model = ? AND e.key = c.embed_key "
+            "WHERE c.tenant = ?", (model, tenant)).fetchone()[0]
+        return int(done), self.count_chunks(tenant)

@@ -1,0 +1,162 @@
+"""Ingestion and search on real files and real Service-Public fiches."""
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from territoria.cli import app
+from territoria.ingest.pipeline import ingest_paths
+from territoria.search.engine import Filters, search
+from territoria.search.text import analyze
+from territoria.store import get_store
+
+FIX = Path(__file__).parent / "fixtures" / "docs"
+runner = CliRunner()
+
+
+def fiches(shared_dir: Path, ids: set[str]) -> list[dict]:
+    out = []
+    with gzip.open(shared_dir / "data" / "service-public" / "fiches.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["id"] in ids:
+                out.append(row)
+    return out
+
+
+@pytest.fixture()
+def corpus(tmp_path, shared_dir) -> Path:
+    """A small JSONL corpus of real fiches (identity card, passport, fourrière, driving licence...)."""
+    ids = {"F1341", "F1342", "F1344", "F21089", "F14929", "F12918", "F34232", "F2559", "F10434", "F1460"}
+    rows = fiches(shared_dir, ids)
+    assert len(rows) >= 8
+    p = tmp_path / "fiches.jsonl"
+    p.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    return p
+
+
+def test_french_analyzer_folds_accents_elisions_and_stems():
+    assert analyze("l'électricité") == analyze("electricite")
+    assert analyze("Qu'est-ce que les allocations familiales ?") == analyze("allocation familiale")
+    assert "le" not in analyze("le logement")  # stop word
+    assert analyze("passeports") == analyze("passeport")
+
+
+def test_jsonl_ingest_ids_idempotence_and_replacement(data_dir, corpus):
+    s1 = ingest_paths([corpus], tenant="t1")
+    assert s1.ok and s1.ingested >= 8 and s1.chunks > s1.ingested
+    store = get_store()
+    assert "F1342" in store.document_hashes("t1")  # document id = row id
+    gen = store.generation("t1")
+    s2 = ingest_paths([corpus], tenant="t1")
+    assert s2.ingested == 0 and s2.unchanged == s1.ingested
+    assert store.generation("t1") == gen  # no work, nothing rewritten
+    # a changed document is replaced, the others untouched
+    rows = [json.loads(l) for l in corpus.read_text(encoding="utf-8").splitlines()]
+    rows[0]["text"] += "\n\nNouvelle section\nUn paragraphe ajouté sur la zizanie municipale."
+    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    s3 = ingest_paths([corpus], tenant="t1")
+    assert s3.ingested == 1 and s3.unchanged == s1.ingested - 1
+    hits = search("zizanie", k=3, mode="bm25", tenant="t1")
+    assert hits and hits[0].doc_id == rows[0]["id"]
+
+
+def test_lexical_search_finds_fiche_without_accents(data_dir, corpus):
+    ingest_paths([corpus], tenant="t1")
+    hits = search("j'ai perdu ma carte d'identite", k=5, mode="bm25", tenant="t1")
+    assert hits
+    assert hits[0].doc_id == "F1344"  # identity card: in case of loss
+    h = hits[0]
+    assert h.title and h.url.startswith("https://www.service-public.fr/") and h.text
+    # tenants are isolated
+    assert search("carte d'identite", k=5, mode="bm25", tenant="autre") == []
+
+
+def test_dense_and_hybrid_search(data_dir, corpus):
+    from territoria.search.dense import embed_pending
+
+    ingest_paths([corpus], tenant="t1")
+    embed_pending(get_store(), "t1")
+    hits = search("on m'a enlevé ma voiture garée devant un garage", k=3, mode="dense", tenant="t1")
+    assert hits and hits[0].score <= 1.0
+    hyb = search("ma voiture a été embarquée par la fourrière, comment la récupérer", k=3, tenant="t1")
+    assert hyb[0].doc_id in {"F12918", "F34232"}  # fourrière fiches
+    assert len({h.doc_id for h in hyb}) == len(hyb)  # one hit per document
+
+
+def test_filters_by_source_and_type(data_dir, corpus):
+    ingest_paths([corpus], tenant="t1", source="sp")
+    ingest_paths([FIX / "tri_selectif.md"], tenant="t1", source="mairie")
+    assert all(h.source == "mairie" for h in search("conseil municipal", k=5, mode="bm25", tenant="t1",
+                                                    filters=Filters(source="mairie")))
+    assert search("passeport", k=5, mode="bm25", tenant="t1", filters=Filters(doc_type="md")) == [] or all(
+        h.source == "mairie" for h in search("passeport", k=5, mode="bm25", tenant="t1", filters=Filters(doc_type="md")))
+
+
+def test_files_folders_and_bad_input_continue_and_keep_stored(data_dir, tmp_path):
+    folder = tmp_path / "docs"
+    shutil.copytree(FIX, folder)
+    (folder / "sous" / "dossier").mkdir(parents=True)
+    shutil.copy(FIX / "tri_selectif.md", folder / "sous" / "dossier" / "note.md")
+    (folder / "donnees.bin").write_bytes(b"\x00\x01binaire")
+    s = ingest_paths([folder], tenant="t")
+    failed = {Path(f).name: reason for f, reason in s.failed}
+    # every bad file is named with a French reason, the good ones are in
+    assert "donnees.bin" in failed and "non pris en charge" in failed["donnees.bin"].lower()
+    assert any("mot de passe" in r for r in failed.values())
+    assert any("vide" in r.lower() for r in failed.values())
+    assert s.ingested >= 8
+    ids = set(get_store().document_hashes("t"))
+    assert "sous/dossier/note.md" in ids
+    before = dict(get_store().document_hashes("t"))
+    # a corrupt version of a stored file loses nothing already stored
+    good_pdf = next(i for i in ids if i.endswith(".pdf"))
+    (folder / good_pdf).write_bytes(b"%PDF-1.4 garbage")
+    s2 = ingest_paths([folder / good_pdf], tenant="t")
+    assert s2.failed
+    assert get_store().document_hashes("t") == before
+
+
+def test_scanned_pdf_is_ocred_not_indexed_empty(data_dir):
+    scans = [p for p in FIX.iterdir() if "scan" in p.name and p.suffix == ".pdf"]
+    assert scans
+    s = ingest_paths(scans, tenant="t")
+    assert s.ok and s.ingested == len(scans)
+    doc = get_store().get_document("t", scans[0].name)
+    assert doc.metadata.get("ocr_pages", 0) >= 1
+    assert get_store().count_chunks("t") >= 2
+
+
+def test_cli_ingest_search_delete(data_dir, corpus):
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "ingest", str(corpus), "--dense", "off", "--json"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "search", "passeport", "--mode", "bm25", "--json"])
+    hits = json.loads(r.stdout)
+    assert hits and set(hits[0]) >= {"doc_id", "chunk_id", "title", "url", "section", "page", "score", "text"}
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "delete", hits[0]["doc_id"]])
+    assert r.exit_code == 0
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "delete", "nexistepas"])
+    assert r.exit_code == 1 and "introuvable" in r.output
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "ingest", str(data_dir / "absent.pdf")])
+    assert r.exit_code == 1 and "introuvable" in r.output.lower()
+
+
+def test_eval_retrieval_json(data_dir, corpus, tmp_path):
+    ingest_paths([corpus])
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"question": "Combien coûte un passeport ?", "relevant_ids": ["F14929"]},
+        {"question": "refaire sa carte d'identité", "relevant_ids": ["F1342"]},
+        {"question": "question hors corpus", "relevant_ids": []},
+    ]), encoding="utf-8")
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "eval", "retrieval", str(qa), "--modes", "bm25", "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert res["n"] == 2
+    m = res["modes"]["bm25"]
+    assert set(m) >= {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "p50_ms", "p95_ms"}
+    assert 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1

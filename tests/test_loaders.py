@@ -1,0 +1,469 @@
+"""Tests for territoria.ingest.loaders (fixtures made by tests/make_fixtures.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import unicodedata
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from territoria.core.errors import IngestError
+from territoria.core.types import ExtractedDocument
+from territoria.ingest import loaders
+from territoria.ingest.loaders import SUPPORTED_EXTENSIONS, extract
+
+DOCS = Path(__file__).resolve().parent / "fixtures" / "docs"
+MAX = 50 * 1024 * 1024
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr non installé")
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free text for OCR-tolerant comparisons."""
+    nfkd = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in nfkd if not unicodedata.combining(c))
+
+
+def load(name: str) -> ExtractedDocument:
+    return extract(DOCS / name, max_bytes=MAX)
+
+
+def raises(path: Path, *words: str, max_bytes: int = MAX) -> IngestError:
+    with pytest.raises(IngestError) as info:
+        extract(path, max_bytes=max_bytes)
+    err = info.value
+    for w in words:
+        assert w.lower() in err.message.lower(), (w, err.message)
+    assert err.hint, "every IngestError carries a hint"
+    return err
+
+
+def test_contract_extensions():
+    assert SUPPORTED_EXTENSIONS == {
+        ".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".docx", ".odt",
+        ".html", ".htm", ".md", ".markdown", ".txt", ".csv", ".eml",
+    }
+
+
+# --- Text formats ------------------------------------------------------------------------
+
+
+def test_text_pdf_pages_headings_title():
+    doc = load("arrete_stationnement.pdf")
+    assert doc.doc_type == "pdf"
+    assert doc.title == "Arrêté municipal n° 2024-117 portant réglementation du stationnement"
+    assert doc.ocr_pages == 0
+    assert doc.metadata["page_count"] == 2
+    assert doc.metadata["author"] == "Mairie de Saint-Étienne-des-Prés"
+    assert {s.page for s in doc.sections} == {1, 2}
+    by_heading = {tuple(s.heading_path): s for s in doc.sections}
+    assert by_heading[("Article 1er – Objet",)].page == 1
+    assert "place de l'Église" in by_heading[("Article 1er – Objet",)].text
+    assert by_heading[("Article 3 – Sanctions",)].page == 2
+    assert "mis en fourrière" in by_heading[("Article 3 – Sanctions",)].text
+    # A heading line lives in heading_path only (the chunker prints it), not twice.
+    assert not by_heading[("Article 3 – Sanctions",)].text.startswith("Article 3")
+    assert "Considérant la nécessité" in doc.sections[0].text and doc.sections[0].heading_path == []
+
+
+def test_pdf_title_falls_back_to_first_line(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        import make_fixtures
+    finally:
+        sys.path.pop(0)
+    p = tmp_path / "sans_titre.pdf"
+    p.write_bytes(make_fixtures.text_pdf_bytes(title=None))  # reportlab writes "untitled"
+    assert extract(p, max_bytes=MAX).title == "Arrêté municipal n° 2024-117"
+
+
+def test_docx_headings_and_table():
+    doc = load("deliberation_cantine.docx")
+    assert doc.doc_type == "docx"
+    assert doc.title == "Délibération n° 2024-15 – tarifs de la cantine scolaire"
+    assert doc.metadata["date"] == "2024-03-15"
+    paths = [s.heading_path for s in doc.sections]
+    assert ["Exposé des motifs", "Tarifs applicables"] in paths
+    assert ["Décision"] in paths  # level 1 heading pops the level 2
+    tarifs = next(s for s in doc.sections if s.heading_path == ["Exposé des motifs", "Tarifs applicables"])
+    assert "Quotient familial | Prix du repas | Goûter" in tarifs.text
+    assert "Inférieur à 600 € | 1,00 € | 0,50 €" in tarifs.text
+    assert "réuni le 14 mars 2024" in doc.sections[0].text
+
+
+def test_odt_headings():
+    doc = load("reglement_mediatheque.odt")
+    assert doc.doc_type == "odt"
+    assert doc.title == "Règlement intérieur de la médiathèque"
+    assert [s.heading_path for s in doc.sections] == [
+        ["Accès à la médiathèque"],
+        ["Accès à la médiathèque", "Inscription"],
+        ["Prêt des documents"],
+    ]
+    assert "gratuite pour les habitants" in doc.sections[1].text
+
+
+def test_html_drops_boilerplate_and_builds_headings():
+    doc = load("carte_identite.html")
+    assert doc.doc_type == "html"
+    assert doc.title.startswith("Démarches : carte d'identité")
+    text = doc.text
+    for junk in ("tracker", "Menu de navigation", "pied de page", "font-family"):
+        assert junk not in text
+    assert "se fait sur rendez-vous en mairie" in text  # inline <strong> kept in the sentence
+    paths = [s.heading_path for s in doc.sections]
+    assert ["Demander une carte d'identité", "Pièces à fournir", "Pour un mineur"] in paths
+    delais = next(s for s in doc.sections if s.heading_path[-1] == "Délais")
+    assert "Été | 6 semaines" in delais.text
+
+
+def test_html_title_from_h1_and_undeclared_cp1252(tmp_path):
+    p = tmp_path / "page.htm"
+    p.write_bytes("<html><body><h1>Écoles</h1><p>Inscriptions à la rentrée.</p></body></html>".encode("cp1252"))
+    doc = extract(p, max_bytes=MAX)
+    assert doc.title == "Écoles"
+    assert doc.sections[0].text == "Inscriptions à la rentrée."
+
+
+def test_markdown_headings_ignore_code_fences():
+    doc = load("tri_selectif.md")
+    assert doc.doc_type == "md"
+    assert doc.title == "Guide du tri sélectif"
+    paths = [s.heading_path for s in doc.sections]
+    assert ["Guide du tri sélectif", "Bac jaune", "Cas particuliers"] in paths
+    assert ["Guide du tri sélectif", "Verre"] in paths
+    assert not any("ceci n'est pas un titre" in h for p in paths for h in p)
+    assert "conteneurs d'apport volontaire" in doc.text
+
+
+def test_txt_cp1252_detected():
+    doc = load("compte_rendu_cp1252.txt")
+    assert doc.doc_type == "txt"
+    assert doc.metadata["encoding"] == "cp1252"
+    assert doc.title == "Compte rendu de la réunion publique"
+    assert "travaux de voirie prévus à l'été" in doc.text
+
+
+def test_txt_utf8_paragraphs_grouped(tmp_path):
+    p = tmp_path / "long.txt"
+    paras = [f"Paragraphe {i} : délibération relative à la voirie communale." * 5 for i in range(40)]
+    p.write_text("\n\n".join(paras), encoding="utf-8")
+    doc = extract(p, max_bytes=MAX)
+    assert doc.metadata["encoding"] == "utf-8"
+    assert 1 < len(doc.sections) < 40
+    assert all(len(s.text) <= loaders.TXT_SECTION_CHARS + 400 for s in doc.sections)
+    assert all(para in doc.text for para in paras)
+    assert doc.title == "long"  # first line too long to be a title
+
+
+def test_csv_semicolon_rows():
+    doc = load("equipements.csv")
+    assert doc.doc_type == "csv"
+    assert doc.title == "equipements"
+    assert doc.metadata["delimiter"] == ";"
+    assert doc.metadata["row_count"] == 3
+    assert doc.sections[0].heading_path == ["Lignes 1 à 3"]
+    assert "Nom de l'équipement: Médiathèque; Adresse: 1 allée des Tilleuls; Capacité: 80" in doc.text
+
+
+def test_csv_tab_and_grouping(tmp_path):
+    p = tmp_path / "liste.csv"
+    lines = ["commune\tpopulation"] + [f"Commune {i}\t{i * 10}" for i in range(65)]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    doc = extract(p, max_bytes=MAX)
+    assert doc.metadata["delimiter"] == "\t"
+    assert [s.heading_path for s in doc.sections] == [["Lignes 1 à 30"], ["Lignes 31 à 60"], ["Lignes 61 à 65"]]
+    assert "commune: Commune 64; population: 640" in doc.sections[-1].text
+
+
+def test_eml_body_metadata_and_attachment():
+    doc = load("courriel_arrete.eml")
+    assert doc.doc_type == "eml"
+    assert doc.title == "Transmission de l'arrêté de stationnement"
+    assert "secretariat@mairie-exemple.fr" in doc.metadata["from"]
+    assert "police@mairie-exemple.fr" in doc.metadata["to"]
+    assert doc.metadata["date"] == "2024-03-15"
+    assert "Veuillez trouver ci-joint" in doc.sections[0].text
+    att = [s for s in doc.sections if s.heading_path and s.heading_path[0] == "Pièce jointe : arrêté_2024-117.pdf"]
+    assert att and any("mis en fourrière" in s.text for s in att)
+    assert ["Pièce jointe : arrêté_2024-117.pdf", "Article 3 – Sanctions"] in [s.heading_path for s in att]
+    assert any(s.page == 2 for s in att)
+    # The .zip attachment is unsupported: a warning, not a failure.
+    assert any("archive.zip" in w for w in doc.metadata["warnings"])
+
+
+def test_eml_bad_attachment_is_a_warning_and_html_body(tmp_path):
+    msg = EmailMessage()
+    msg["Subject"] = "Compte rendu"
+    msg["From"] = "mairie@exemple.fr"
+    msg.set_content("<html><body><p>Réunion du <b>conseil</b> d'école.</p><script>x()</script></body></html>", subtype="html")
+    msg.add_attachment((DOCS / "faux.pdf").read_bytes(), maintype="application", subtype="pdf", filename="cassé.pdf")
+    p = tmp_path / "m.eml"
+    p.write_bytes(bytes(msg))
+    doc = extract(p, max_bytes=MAX)
+    assert doc.text == "Réunion du conseil d'école."
+    assert any("cassé.pdf" in w and "PDF" in w for w in doc.metadata["warnings"])
+    assert doc.metadata["attachments"][0]["status"] == "erreur"
+
+
+# --- OCR ----------------------------------------------------------------------------------------
+
+
+@needs_tesseract
+def test_scanned_pdf_is_ocred():
+    doc = load("arrete_scanne.pdf")
+    assert doc.ocr_pages == 1
+    assert all(s.page == 1 for s in doc.sections)
+    text = fold(doc.text)
+    for word in ("arrete", "stationnement", "ecole", "police municipale"):
+        assert word in text
+    assert "arrêté" in doc.text.lower()  # accents survive OCR on a clean scan
+    # Title: the metadata title is only the file name, and "RÉPUBLIQUE FRANÇAISE" is letterhead.
+    assert fold(doc.title).startswith("arrete du maire")
+
+
+@needs_tesseract
+def test_mixed_pdf_ocrs_only_the_image_page():
+    doc = load("deliberation_avec_annexe.pdf")
+    assert doc.ocr_pages == 1
+    p1 = " ".join(s.text for s in doc.sections if s.page == 1)
+    p2 = fold(" ".join(s.text for s in doc.sections if s.page == 2))
+    assert "Le conseil municipal adopte le nouveau plan de circulation" in p1
+    assert "vehicules de livraison" in p2 and "marche" in p2
+
+
+@needs_tesseract
+def test_png_scan():
+    doc = load("deliberation_scan.png")
+    assert doc.doc_type == "image"
+    assert doc.ocr_pages == 1
+    text = fold(doc.text)
+    for word in ("deliberation", "conseil municipal", "unanimite", "producteurs"):
+        assert word in text
+
+
+@needs_tesseract
+def test_multipage_tiff():
+    doc = load("registre_2pages.tif")
+    assert doc.ocr_pages == 2
+    assert [s.page for s in doc.sections] == [1, 2]
+    assert "budget primitif" in fold(doc.sections[0].text)
+    assert "associations sportives" in fold(doc.sections[1].text)
+
+
+def test_tesseract_missing_is_explained(monkeypatch):
+    pytesseract = pytest.importorskip("pytesseract")
+    from territoria.ingest import ocr
+
+    ocr._tesseract.cache_clear()
+    monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
+    try:
+        err = raises(DOCS / "deliberation_scan.png", "tesseract")
+        assert "tesseract-ocr-fra" in err.hint
+    finally:
+        ocr._tesseract.cache_clear()
+
+
+# --- Bad inputs ---------------------------------------------------------------------------------
+
+
+def test_empty_file():
+    raises(DOCS / "vide.txt", "vide")
+
+
+def test_whitespace_only_has_no_text(tmp_path):
+    p = tmp_path / "blanc.md"
+    p.write_text("   \n\n\t\n", encoding="utf-8")
+    raises(p, "aucun texte")
+
+
+def test_junk_pdf():
+    raises(DOCS / "faux.pdf", "pas un PDF valide")
+
+
+def test_truncated_pdf():
+    raises(DOCS / "tronque.pdf", "corrompu")
+
+
+def test_password_pdf():
+    raises(DOCS / "protege.pdf", "protégé par un mot de passe")
+
+
+def test_unsupported_extension_lists_types(tmp_path):
+    p = tmp_path / "tableau.xlsx"
+    p.write_bytes(b"PK\x03\x04...")
+    err = raises(p, "non pris en charge", ".xlsx", ".pdf", ".docx", ".eml")
+    assert ".csv" in err.hint
+
+
+def test_too_large_checked_before_reading(tmp_path):
+    p = tmp_path / "gros.pdf"
+    with p.open("wb") as fh:  # sparse 3 MiB file: never read
+        fh.truncate(3 * 1024 * 1024)
+    raises(p, "dépasse la taille maximale de 2 Mo", max_bytes=2 * 1024 * 1024)
+
+
+def test_undecodable_text(tmp_path):
+    p = tmp_path / "binaire.txt"
+    p.write_bytes(bytes(range(256)) * 8)
+    raises(p, "décodé")
+
+
+def test_missing_file_and_directory(tmp_path):
+    raises(tmp_path / "absent.pdf", "introuvable")
+    d = tmp_path / "dossier.pdf"
+    d.mkdir()
+    raises(d, "pas un fichier")
+
+
+def test_html_without_text(tmp_path):
+    p = tmp_path / "vide.html"
+    p.write_text("<html><head><title>Rien</title><script>a()</script></head><body><nav>menu</nav></body></html>", encoding="utf-8")
+    raises(p, "aucun texte")
+
+
+def test_csv_header_only(tmp_path):
+    p = tmp_path / "entete.csv"
+    p.write_text("nom;adresse\n", encoding="utf-8")
+    raises(p, "en-tête")
+
+
+@pytest.mark.parametrize("ext", sorted(SUPPORTED_EXTENSIONS - loaders.IMAGE_EXTENSIONS))
+def test_random_bytes_never_leak_other_exceptions(tmp_path, ext):
+    p = tmp_path / f"bruit{ext}"
+    p.write_bytes(os.urandom(3000))
+    with pytest.raises(IngestError):
+        extract(p, max_bytes=MAX)
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tiff"])
+def test_corrupt_image(tmp_path, ext):
+    p = tmp_path / f"scan{ext}"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 100 if ext == ".png" else b"pas une image " * 20)
+    if shutil.which("tesseract") is None:
+        pytest.skip("tesseract-ocr non installé")
+    raises(p, "image")
+
+
+def test_docx_junk_and_legacy(tmp_path):
+    p = tmp_path / "faux.docx"
+    p.write_bytes(b"ceci n'est pas un zip" * 10)
+    raises(p, "DOCX", "corrompu")
+    q = tmp_path / "ancien.docx"
+    q.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500)
+    raises(q, "mot de passe")
+
+
+def test_no_ocr_import_at_module_import():
+    import subprocess
+    import sys
+
+    code = "import sys, territoria.ingest.loaders; print('pytesseract' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --- Smaller behaviours ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("Article 1er – Objet", (4, "Article 1er – Objet")),
+        ("Article 2 : le stationnement est interdit rue Haute.", (4, "Article 2")),
+        ("ARTICLE 3 : Le maire est chargé de l'exécution du présent arrêté.", (4, "ARTICLE 3")),
+        ("Chapitre II - Dispositions générales", (2, "Chapitre II - Dispositions générales")),
+        ("Titre 1er Dispositions communes", (1, "Titre 1er Dispositions communes")),
+        ("1.2 Champ d'application", (6, "1.2 Champ d'application")),
+        ("Article L2212-2 du code général des collectivités territoriales", None),
+        ("article 3 du présent arrêté,", None),
+        ("1. Le maire décide.", None),
+    ],
+)
+def test_pdf_heading_rules(line, expected):
+    assert loaders._pdf_heading(line) == expected
+
+
+def test_garbled_text_layer_detected():
+    assert loaders._garbled("\ue000\ue001\ue002 \ue003\ue004 ab")
+    assert not loaders._garbled("Arrêté du maire n° 12")
+
+
+def test_blank_pdf_page_is_skipped_not_ocred(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    p = tmp_path / "avec_page_blanche.pdf"
+    c = canvas.Canvas(str(p), invariant=1)
+    c.drawString(72, 720, "Procès-verbal de la séance du conseil municipal.")
+    c.showPage()
+    c.showPage()  # blank page
+    c.save()
+    doc = extract(p, max_bytes=MAX)
+    assert doc.ocr_pages == 0
+    assert doc.metadata["blank_pages"] == [2]
+    assert doc.title == "Procès-verbal de la séance du conseil municipal."
+
+
+def test_docx_content_controls_and_title_style(tmp_path):
+    import docx
+    from docx.oxml import OxmlElement
+
+    d = docx.Document()
+    d.add_paragraph("Convention de mise à disposition", style="Title")
+    par = d.add_paragraph("Texte dans un contrôle de contenu : salle polyvalente.")
+    sdt, content = OxmlElement("w:sdt"), OxmlElement("w:sdtContent")
+    par._p.addprevious(sdt)
+    sdt.append(content)
+    content.append(par._p)
+    p = tmp_path / "convention.docx"
+    d.save(p)
+    doc = extract(p, max_bytes=MAX)
+    assert doc.title == "Convention de mise à disposition"
+    assert "salle polyvalente" in doc.text
+    assert "Convention de mise à disposition" in doc.text
+
+
+def test_eml_attachment_without_filename_and_nested_mail(tmp_path):
+    inner = EmailMessage()
+    inner["Subject"] = "Message transféré"
+    inner["From"] = "dgs@exemple.fr"
+    inner.set_content("Le budget annexe de l'assainissement est adopté.")
+    outer = EmailMessage()
+    outer["Subject"] = "TR: budget"
+    outer["From"] = "maire@exemple.fr"
+    outer.set_content("Pour information.")
+    outer.add_attachment("Note : réunion de la commission des finances.", disposition="attachment")
+    outer.add_attachment(inner)
+    p = tmp_path / "tr.eml"
+    p.write_bytes(bytes(outer))
+    doc = extract(p, max_bytes=MAX)
+    assert "commission des finances" in doc.text
+    assert "assainissement est adopté" in doc.text
+    assert all(s.heading_path[0].startswith("Pièce jointe : ") for s in doc.sections[1:])
+
+
+def test_not_an_email(tmp_path):
+    p = tmp_path / "faux.eml"
+    p.write_text("juste une ligne de texte sans en-tête\n", encoding="utf-8")
+    raises(p, "courriel")
+
+
+@needs_tesseract
+def test_jpeg_and_transparent_png(tmp_path):
+    from PIL import Image
+
+    src = Image.open(DOCS / "deliberation_scan.png").convert("L")
+    jpg = tmp_path / "scan.jpg"
+    src.save(jpg, quality=85)
+    assert "conseil municipal" in fold(extract(jpg, max_bytes=MAX).text)
+    # Black text on a transparent background (a common export): must not OCR as all-black.
+    rgba = Image.new("RGBA", src.size, (0, 0, 0, 0))
+    rgba.putalpha(src.point(lambda v: 255 - v))
+    png = tmp_path / "transparent.png"
+    rgba.save(png)
+    assert "conseil municipal" in fold(extract(png, max_bytes=MAX).text)
