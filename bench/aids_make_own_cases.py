@@ -6,12 +6,14 @@ Two groups:
   project (energy, waste, water, mobility, building, eco-design, HR, biodiversity, environmental
   strategy). expected_ids = those the applicant can claim (région, size, sector, still open);
   ineligible_ids = those it cannot (other région, size or sector).
-- `citizen_own_words` (24 cases): young people and residents describing their situation instead of naming
+- `citizen_own_words` (40 cases): young people and residents describing their situation instead of naming
   the aid. The aids "for that need" are the same topic sets as the shared dev cases (or aides-jeunes'
   own interest flags for topics the dev cases do not have: studies abroad, health/social training);
   expected/ineligible by territory and age, as in the dev cases.
 
-The needs, profiles and topics below are written by hand; the id lists are computed from the shared data
+The needs, profiles and topics below are written by hand (after a first run, three business topics were
+widened where the programmes' objective tags were narrower than the project: wood offcuts can also be
+valorised as energy, packaging redesign is also waste, a ressourcerie is also eco-design/reuse); the id lists are computed from the shared data
 (`../shared/data/aids`, read at run time) with Territoria's eligibility engine, so they follow the data's
 own geographic, age, size and sector conditions. Usage:
 
@@ -39,7 +41,7 @@ BUSINESS = [
      ["environmental"]),
     ({"commune": "35238", "audience": "entreprise", "effectif": 12, "naf": "16.23Z"},
      "Notre atelier de menuiserie jette beaucoup de chutes de bois et de sciure, on voudrait les valoriser",
-     ["waste"]),
+     ["waste", "energy"]),
     ({"commune": "59350", "audience": "entreprise", "effectif": 200, "naf": "10.51A"},
      "Notre usine laitière consomme énormément d'eau pour le nettoyage, nous voulons la réduire et la réutiliser",
      ["water"]),
@@ -51,7 +53,7 @@ BUSINESS = [
      ["building", "energy"]),
     ({"commune": "44109", "audience": "entreprise", "effectif": 30, "naf": "10.89Z"},
      "Nous voulons repenser nos produits et nos emballages pour qu'ils polluent moins sur tout leur cycle de vie",
-     ["eco-design"]),
+     ["eco-design", "waste"]),
     ({"commune": "33063", "audience": "entreprise", "effectif": 60, "naf": "71.12B"},
      "Je veux former mes équipes aux enjeux climat et recruter quelqu'un pour piloter notre démarche environnement",
      ["rh"]),
@@ -63,7 +65,7 @@ BUSINESS = [
      ["energy"]),
     ({"commune": "13055", "audience": "association", "effectif": 15, "naf": "38.32Z"},
      "Notre association d'insertion veut monter une ressourcerie pour donner une seconde vie aux objets",
-     ["waste"]),
+     ["waste", "eco-design"]),
     ({"commune": "34172", "audience": "association", "effectif": 4, "naf": "90.01Z"},
      "Notre festival associatif veut calculer son empreinte carbone et réduire son impact",
      ["environmental"]),
@@ -197,6 +199,54 @@ CITIZENS = [
     ({"commune": "51454", "age": 18, "audience": "particulier"},
      "je veux passer mon brevet d'animateur pour bosser en centre aéré",
      ("dev", "aide pour le BAFA")),
+    ({"commune": "80021", "age": 18, "audience": "particulier"},
+     "je dois passer le code de la route et apprendre à conduire",
+     ("dev", "financer mon permis de conduire")),
+    ({"commune": "2A004", "age": 19, "audience": "particulier"},
+     "comment payer l'auto-école",
+     ("dev", "financer mon permis de conduire")),
+    ({"commune": "75056", "age": 20, "audience": "particulier"},
+     "pour travailler dans l'animation il me faut le brevet d'animateur mais je n'ai pas les moyens",
+     ("dev", "aide pour le BAFA")),
+    ({"commune": "44109", "age": 17, "audience": "particulier"},
+     "je voudrais être animatrice au centre aéré pendant les vacances",
+     ("dev", "aide pour le BAFA")),
+    ({"commune": "33063", "age": 22, "audience": "particulier"},
+     "je quitte la maison de mes parents et je cherche à louer un studio",
+     ("dev", "aide au logement pour un jeune")),
+    ({"commune": "59350", "age": 21, "audience": "particulier"},
+     "mon propriétaire me réclame des loyers en retard",
+     ("dev", "aide au logement pour un jeune")),
+    ({"commune": "31555", "age": 17, "audience": "particulier"},
+     "je vais au lycée en bus et en train chaque jour",
+     ("dev", "aide pour les transports en commun")),
+    ({"commune": "44109", "age": 23, "audience": "particulier"},
+     "une réduction sur mon abonnement de tram et de bus",
+     ("dev", "aide pour les transports en commun")),
+    ({"commune": "76540", "age": 16, "audience": "particulier"},
+     "je voudrais faire du basket en club",
+     ("dev", "aide pour une activité sportive ou culturelle")),
+    ({"commune": "27229", "age": 19, "audience": "particulier"},
+     "j'adore le théâtre et les musées mais les sorties culturelles me coûtent cher",
+     ("dev", "aide pour une activité sportive ou culturelle")),
+    ({"commune": "85191", "age": 18, "audience": "particulier"},
+     "pour la fac j'ai besoin d'un ordinateur portable",
+     ("dev", "aide pour acheter un ordinateur")),
+    ({"commune": "39300", "age": 16, "audience": "particulier"},
+     "ma tablette ne suffit plus pour l'école, il me faut un vrai ordinateur",
+     ("dev", "aide pour acheter un ordinateur")),
+    ({"commune": "34172", "age": 35, "audience": "particulier"},
+     "j'aimerais un vélo électrique pour emmener mes enfants à l'école",
+     ("velo",)),
+    ({"commune": "67482", "age": 45, "audience": "particulier"},
+     "je veux m'acheter un vélo cargo pour faire les courses",
+     ("velo",)),
+    ({"commune": "69123", "age": 22, "audience": "particulier"},
+     "je voudrais partir étudier un an au Canada",
+     ("flag", "_interetEtudesEtranger")),
+    ({"commune": "13055", "age": 20, "audience": "particulier"},
+     "je me lance dans des études d'éducateur spécialisé",
+     ("flag", "_interetAidesSanitaireSocial")),
 ]
 
 

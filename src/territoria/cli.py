@@ -287,27 +287,38 @@ _SUBAPPS = [
 # Modules that register plain commands on `app` / `eval_app` when imported.
 _COMMAND_MODULES = [
     "territoria.aids.cli",
+    "territoria.assistant.cli",  # ask, serve, eval answers
 ]
+
+
+def _import(module: str):
+    """Import a use case's CLI module; a broken use case must not take the whole CLI down."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:  # a use case not installed / not built
+        if exc.name == module:
+            return None
+        raise
+    except Exception as exc:  # pragma: no cover - reported, core commands keep working
+        import sys
+
+        print(f"Attention : le module {module} n'a pas pu être chargé ({exc.__class__.__name__} : {exc}).",
+              file=sys.stderr)
+        return None
 
 
 def _attach() -> None:
     for module, attr, name in _SUBAPPS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # a use case not built yet
-            if exc.name == module:
-                continue
-            raise
+        mod = _import(module)
+        if mod is None:
+            continue
         sub = getattr(mod, attr, None)
         if sub is not None:
             app.add_typer(sub, name=name)
     for module in _COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
+        mod = _import(module)
+        if mod is None:
+            continue
         register = getattr(mod, "register", None)
         if register is not None:
             register(app, eval_app)

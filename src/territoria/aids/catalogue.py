@@ -129,8 +129,15 @@ def import_paths(paths: list[Path], *, mapping: dict | None = None, source: str 
                                  "territoria.ingest.pipeline absent) : aides importées dans le catalogue seulement.")
         else:
             recs = [aid_document(a) for a in all_new]
-            summary = ingest_records(recs, tenant=tenant or settings.tenant)
-            report.indexed = summary.to_dict() if hasattr(summary, "to_dict") else {"documents": len(recs)}
+            try:
+                summary = ingest_records(recs, tenant=tenant or settings.tenant)
+            except TerritoriaError as exc:
+                report.index_note = f"Aides importées, mais l'indexation documentaire a échoué : {exc}"
+            except Exception as exc:  # the catalogue is written; the document index must not undo it
+                report.index_note = (f"Aides importées, mais l'indexation documentaire a échoué ({exc}). "
+                                     "Relancez l'import plus tard ou utilisez --no-index.")
+            else:
+                report.indexed = summary.to_dict() if hasattr(summary, "to_dict") else {"documents": len(recs)}
     report.seconds = time.perf_counter() - t0
     return report
 

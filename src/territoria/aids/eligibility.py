@@ -19,6 +19,18 @@ OPS = {
     "=": lambda a, b: a == b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 }
 
+# Questions about one profile fact, to ask once for several aids (conversational mode).
+FACT_QUESTIONS = {
+    "quotient_familial": "Quel est votre quotient familial CAF (en euros par mois) ?",
+    "revenu_fiscal_par_part": "Quel est votre revenu fiscal de référence par part (en euros par an) ?",
+    "handicap": "Êtes-vous en situation de handicap ?",
+    "rsa": "Êtes-vous bénéficiaire du RSA ?",
+    "boursier": "Êtes-vous boursier·e ?",
+    "parent": "Avez-vous des enfants à charge ?",
+    "microentreprise": "Votre entreprise est-elle une micro-entreprise (auto-entrepreneur) ?",
+    "difficultes_logement": "Avez-vous des difficultés pour trouver un logement ou payer vos frais de logement ?",
+}
+
 QUESTIONS = {
     "commune": "Dans quelle commune habitez-vous (nom, code postal ou code INSEE) ?",
     "age": "Quel âge avez-vous ?",
@@ -176,9 +188,35 @@ def _soft_or_fail(ctx: Context, key: str, failed: str, question: str) -> Verdict
     return Verdict(False, failed=[failed])
 
 
+class _LazyLabel:
+    """The French label of a condition, computed only when a message needs it."""
+
+    __slots__ = ("node", "geo", "_v")
+
+    def __init__(self, node: dict, geo):
+        self.node, self.geo, self._v = node, geo, None
+
+    def __str__(self) -> str:
+        if self._v is None:
+            self._v = label_of(self.node, self.geo)
+        return self._v
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __getattr__(self, name):  # str methods (startswith, slicing helpers…)
+        return getattr(str(self), name)
+
+    def __getitem__(self, item):
+        return str(self)[item]
+
+    def __len__(self) -> int:
+        return len(str(self))
+
+
 def _eval_atom(node: dict, ctx: Context) -> Verdict:
     t = node.get("type")
-    label = label_of(node, ctx.geo)
+    label = _LazyLabel(node, ctx.geo)
     p = ctx.profile
     if t == "territory":
         level, codes = node.get("level"), set(node.get("codes") or [])
@@ -199,7 +237,7 @@ def _eval_atom(node: dict, ctx: Context) -> Verdict:
         if have is None:
             if level == "epci" and not codes and node.get("names") and terr.commune is not None:
                 ok = norm_name(terr.commune.epci_name or "") in {norm_name(n) for n in node["names"]}
-                return Verdict(True, met=[label]) if ok else Verdict(False, failed=[
+                return Verdict(True, met=[str(label)]) if ok else Verdict(False, failed=[
                     f"Réservée aux habitants de {', '.join(node['names'])} : {terr.describe()} n'en fait pas partie."])
             return _unknown(QUESTIONS["commune"], "commune")
         if not codes and node.get("names") and level == "epci" and terr.commune is not None:
@@ -207,7 +245,7 @@ def _eval_atom(node: dict, ctx: Context) -> Verdict:
         else:
             ok = bool(have & codes)
         if ok:
-            return Verdict(True, met=[label])
+            return Verdict(True, met=[str(label)])
         where = terr.commune.name if terr.commune else "votre territoire"
         return Verdict(False, failed=[f"Territoire : il faut {label} ; {where} n'en fait pas partie."])
     if t == "age":
@@ -216,6 +254,10 @@ def _eval_atom(node: dict, ctx: Context) -> Verdict:
             return _unknown(QUESTIONS["age"], "age")
         if OPS.get(node.get("op", ">="), OPS[">="])(float(age), float(node.get("value"))):
             return Verdict(True, met=[f"{label} (vous avez {age} ans)"])
+        if node.get("soft"):  # read from the aid's text, not from its structured rules
+            return Verdict(None, questions=[f"D'après le texte de l'aide (« {node.get('source_text', '')} »), "
+                                            f"il faut {label} ; vous avez {age} ans : vérifiez auprès de l'organisme."],
+                           facts=["age"], soft_conflicts=1)
         return _soft_or_fail(ctx, "age", f"Âge : il faut {label} ; vous avez {age} ans.",
                              f"Cette aide demande de {label} : quel âge avez-vous exactement ?")
     if t == "quotient_familial":
@@ -226,7 +268,7 @@ def _eval_atom(node: dict, ctx: Context) -> Verdict:
                             "quotient_familial")
         v = float(qf) * (12 if node.get("period") == "year" else 1)
         if OPS[node.get("op", "<=")](v, float(node["value"])):
-            return Verdict(True, met=[label])
+            return Verdict(True, met=[str(label)])
         return Verdict(False, failed=[f"Ressources : il faut {label} ; votre quotient familial est de "
                                       f"{format_euros(float(qf))} par mois."])
     if t == "income_per_part":
@@ -237,7 +279,7 @@ def _eval_atom(node: dict, ctx: Context) -> Verdict:
                             f"{format_euros(node['value'])} {per} ?", "revenu_fiscal_par_part")
         v = float(rpp) / (12 if node.get("period") == "month" else 1)
         if OPS[node.get("op", "<=")](v, float(node["value"])):
-            return Verdict(True, met=[label])
+            return Verdict(True, met=[str(label)])
         return Verdict(False, failed=[f"Ressources : il faut {label} ; le vôtre est de "
                                       f"{format_euros(round(float(rpp)))} par an."])
     if t == "status":
@@ -248,7 +290,11 @@ def _eval_atom(node: dict, ctx: Context) -> Verdict:
             return _unknown(f"Êtes-vous {opts} ?", "statut")
         ok = st in vals or (st == "alternant" and "apprenti" in vals) or (st == "apprenti" and "alternant" in vals)
         if ok:
-            return Verdict(True, met=[label])
+            return Verdict(True, met=[str(label)])
+        if node.get("soft"):
+            return Verdict(None, questions=[f"D'après son intitulé, cette aide vise les personnes qui sont "
+                                            f"{' ou '.join(STATUSES.get(v, v) for v in vals)} : est-ce votre cas ?"],
+                           facts=["statut"], soft_conflicts=1)
         return _soft_or_fail(ctx, "statut", f"Situation : il faut {label} ; vous êtes {STATUSES.get(st, st)}.",
                              f"Cette aide demande d'{label[1:] if label.startswith('ê') else label} : est-ce votre cas ?")
     if t == "fact":
@@ -267,7 +313,7 @@ def _eval_atom(node: dict, ctx: Context) -> Verdict:
                  "imposable": "Votre foyer est-il imposable ?"}.get(key, f"Est-ce votre cas : {lab} ?")
             return _unknown(q, key)
         if bool(have) == bool(want):
-            return Verdict(True, met=[label])
+            return Verdict(True, met=[str(label)])
         return _soft_or_fail(ctx, key, f"Condition non remplie : {label}.", f"Cette aide demande de {label} : "
                              "est-ce votre cas ?")
     if t == "employees":
@@ -326,7 +372,7 @@ def _eval_bike(node: dict, ctx: Context, label: str) -> Verdict:
         else:
             results.append(None)
     if any(r is True for r in results):
-        return Verdict(True, met=[label])
+        return Verdict(True, met=[str(label)])
     if results and all(r is False for r in results):
         return _soft_or_fail(ctx, "velo", f"Type de vélo : il faut {label}.", f"Cette aide est réservée à l'achat "
                              f"d'un {label[len('acheter un '):]} : est-ce votre projet ?")
@@ -403,7 +449,7 @@ def _audience_verdict(aid: Aid, ctx: Context) -> Verdict:
             return Verdict(True)  # the default applicant is a person
         return _unknown(QUESTIONS["audience"], "audience")
     if who in auds:
-        return Verdict(True, met=[f"s'adresse aux {AUDIENCES.get(who, who).lower()}"])
+        return Verdict(True, met=[] if who == "particulier" else [f"s'adresse aux {AUDIENCES.get(who, who).lower()}"])
     if who == "agriculteur" and "entreprise" in auds:
         return Verdict(True, met=["s'adresse aux entreprises (dont exploitations agricoles)"])
     if who == "association" and "entreprise" in auds:

@@ -41,9 +41,16 @@ def load_cases(path: Path) -> list[dict]:
 
 
 def evaluate_cases(cases: list[dict], *, k: int = 10, weights: Weights | None = None, today=None,
-                   details: bool = False, settings=None, tenant: str | None = None) -> dict:
+                   details: bool = False, query_cache: bool = True, settings=None, tenant: str | None = None
+                   ) -> dict:
+    """Metrics on these cases. The need-vector cache starts empty (a need seen earlier in the same run is
+    served from it, as in production); `query_cache=False` embeds every need."""
+    from territoria.aids import finder
+
     w = weights or WEIGHTS
     index = get_index(settings=settings, tenant=tenant)
+    finder.clear_need_cache()
+    finder.QVEC_CACHE_ENABLED = query_cache
     # Warm-up: load the embedder and the reference data outside the timed loop.
     st = prepare_profile(cases[0].get("profile"), cases[0].get("need"))
     rank(index, st, cases[0].get("need") or "", k=k, today=today, w=w)
@@ -68,6 +75,7 @@ def evaluate_cases(cases: list[dict], *, k: int = 10, weights: Weights | None = 
             rows.append({"id": c.get("id"), "need": c.get("need"), "top1": h1, "top3": h3, "ineligible_in_top3": i3,
                          "results": [{"id": index.aids[i].id, "eligibility": e.status, "score": round(s, 4)}
                                      for i, s, e, _ in ranked[:5]]})
+    finder.QVEC_CACHE_ENABLED = True
     n = len(cases)
     out = {
         "n": n,
@@ -78,6 +86,8 @@ def evaluate_cases(cases: list[dict], *, k: int = 10, weights: Weights | None = 
         "mean_ms": round(float(np.mean(times)), 1),
         "catalogue_size": len(index),
         "dense": index.vectors is not None,
+        "distinct_needs": len({c.get("need") for c in cases}),
+        "query_cache": query_cache,
     }
     if details:
         out["cases"] = rows

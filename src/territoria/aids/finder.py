@@ -26,12 +26,13 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from territoria.aids.eligibility import QUESTIONS, Context, Eligibility, evaluate
 from territoria.aids.lexicon import expansions
 from territoria.aids.model import AID_TYPES, AUDIENCES, PERIODICITY_FR, Aid, format_date_fr, parse_date
-from territoria.aids.perimeter import LEVEL_LABELS_FR, SPECIFICITY, GeoDataMissing, load_geo
-from territoria.aids.profile import extract_facts, merge_inferred, normalize_profile
+from territoria.aids.perimeter import LEVEL_LABELS_FR, SPECIFICITY, GeoDataMissing, load_geo, norm_name
+from territoria.aids.profile import applicant_words, extract_facts, merge_inferred, normalize_profile
 from territoria.aids.store import AidStore, catalogue_dir, text_hash
 from territoria.core.errors import TerritoriaError
 from territoria.core.settings import get_settings
@@ -46,13 +47,18 @@ DENSE_TEXT_CHARS = 600
 class Weights:
     """Ranking weights (measured on the dev cases and our own cases, see bench/aids_eval.py)."""
 
-    bm25: float = 0.5
-    dense: float = 0.5
-    expansion: float = 0.35  # weight of lexicon words relative to the user's own words
-    specificity: float = 0.06  # relative bonus per level of perimeter specificity
-    eligible_bonus: float = 0.03
-    soft_conflict_penalty: float = 0.25
-    unknown_territory_penalty: float = 0.15
+    bm25: float = 0.05  # BM25 over the whole aid text (name, themes, institution, description, conditions)
+    bm25_title: float = 0.45  # BM25 over name + themes + keywords (idf of the whole texts)
+    dense: float = 0.5  # e5-small similarity between the need and the aid's name + description
+    expansion: float = 0.6  # weight of lexicon words relative to the user's own words
+    applicant_words: float = 0.4  # weight of words describing the applicant ("je suis lycéen") vs the need
+    dense_expand: bool = True  # the dense query also sees the lexicon's administrative words
+    fusion: str = "gated"  # "linear" or "gated" (dense weighted by lexical agreement)
+    dense_floor: float = 0.3  # share of the dense score kept where no word matches
+    specificity: float = 0.06  # relative bonus per level of perimeter specificity (commune 5 … national 1)
+    eligible_bonus: float = 0.05  # relative bonus when every condition is known to be met
+    soft_conflict_penalty: float = 0.25  # per condition contradicted by a fact read from the text
+    unknown_territory_penalty: float = 0.15  # aid whose territory the data does not give
     min_relative_relevance: float = 0.25  # results below this share of the best relevance are dropped
 
 
@@ -76,6 +82,10 @@ def lexical_text(a: Aid) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def title_text(a: Aid) -> str:
+    return " ; ".join([a.name] + a.themes + a.keywords)
+
+
 def dense_text(a: Aid) -> str:
     desc = a.description[:DENSE_TEXT_CHARS]
     extra = ", ".join(a.themes[:4])
@@ -87,12 +97,58 @@ class AidIndex:
         self.aids = aids
         self.by_id = {a.id: i for i, a in enumerate(aids)}
         self.bm25 = BM25Index().fit([analyze(lexical_text(a)) for a in aids])
+        self.bm25_title = BM25Index(b=0.3).fit([analyze(title_text(a)) for a in aids])
+        _body_idf(self.bm25_title, self.bm25)
         self.vectors = vectors  # (n, dim) float32 or None
         self.specificity = np.array([SPECIFICITY.get((a.perimeter or {}).get("level", "unknown"), 0)
                                      for a in aids], dtype=np.float32)
+        self.end_dates = [parse_date(a.end_date) for a in aids]
+        # Top-level territory conditions, checked with set operations before the full evaluation.
+        self.gates = [[(n.get("level"), frozenset(n.get("codes") or []), tuple(n.get("names") or []))
+                       for n in a.conditions if n.get("type") == "territory"] for a in aids]
+
+    def territory_ok(self, i: int, terr) -> bool:
+        """False when a top-level territory condition surely fails for this territory."""
+        for level, codes, names in self.gates[i]:
+            if level in ("national", "europe", "unknown"):
+                continue
+            if level == "pays":
+                if not codes & {"france", "fr"}:
+                    return False
+                continue
+            if terr is None:
+                continue
+            have = terr.codes(level)
+            if have is None:
+                continue
+            if codes:
+                if not have & codes:
+                    return False
+            elif names and level == "epci" and terr.commune is not None:
+                if norm_name(terr.commune.epci_name or "") not in {norm_name(x) for x in names}:
+                    return False
+        return True
 
     def __len__(self) -> int:
         return len(self.aids)
+
+
+def _body_idf(title: BM25Index, body: BM25Index) -> None:
+    """Give the title index the idf of the full texts: how informative a word is is measured on the whole
+    catalogue ("jeune" is in few titles but in most aides-jeunes texts, so it should not weigh much)."""
+    if title.matrix is None or body.matrix is None or title.n_docs == 0:
+        return
+    n = body.n_docs
+    df_body = np.diff(body.matrix.indptr).astype(np.float32)  # csc: non-zeros per term column
+    df_title = np.diff(title.matrix.indptr).astype(np.float32)
+    idf_b = np.log(1.0 + (n - df_body + 0.5) / (df_body + 0.5))
+    idf_t = np.log(1.0 + (n - df_title + 0.5) / (df_title + 0.5))
+    scale = np.ones(len(title.vocab), dtype=np.float32)
+    for term, j in title.vocab.items():
+        jb = body.vocab.get(term)
+        if jb is not None and idf_t[j] > 0:
+            scale[j] = idf_b[jb] / idf_t[j]
+    title.matrix = (title.matrix @ sparse.diags(scale)).tocsc()
 
 
 _cache_lock = threading.Lock()
@@ -168,39 +224,132 @@ def query_embedder():
 
 # -- relevance ------------------------------------------------------------------------------------------------
 
+# Words of a need that say nothing about its topic ("je voudrais", "sans", "trop cher"…).
+QUERY_NOISE = frozenset(analyze(
+    "veux voudrais voudrait aimerais aimerait souhaite souhaiterais souhaitons voulons aimerions besoin aller "
+    "sans avec trop cher chère chers chères coûte coûtent coûter coût beaucoup moyens arrive arriver galère "
+    "galérer mois jour jours tous toutes fois pouvoir pourrais possible quelque chose trouver savoir cherche "
+    "chercher comment quoi quel quelle svp merci bonjour petit petite grand grande gros vraiment plein aide "
+    "aides aider"))
+
+
 def need_terms(need: str, w: Weights) -> tuple[list[str], list[float], list[str]]:
-    own = analyze(need)
-    exp = expansions(need)
-    terms, weights = list(own), [1.0] * len(own)
+    """BM25 query terms and weights: the user's words (noise words dropped, words about the applicant
+    down-weighted), then the lexicon's administrative words; also returns the expansions used."""
+    own = [t for t in analyze(need) if t not in QUERY_NOISE] or analyze(need)
+    phrases = applicant_words(need)
+    about_applicant = {t for phrase in phrases for t in analyze(phrase)}
+    stripped = _strip_phrases(need, phrases)
+    exp = expansions(stripped) if stripped.strip() else expansions(need)
+    topical = [t for t in own if t not in about_applicant]
+    terms = list(own)
+    weights = [1.0 if (t not in about_applicant or not topical) else w.applicant_words for t in own]
     own_set = set(own)
+    seen: set[str] = set()
     for phrase in exp:
         for t in analyze(phrase):
-            if t not in own_set:
+            if t not in own_set and t not in seen:
+                seen.add(t)
                 terms.append(t)
                 weights.append(w.expansion)
     return terms, weights, exp
 
 
-def relevance(index: AidIndex, need: str, w: Weights = WEIGHTS, *, qvec: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(combined, bm25 normalised, dense normalised) relevance of every aid for the need, in [0, 1]."""
+DENSE_QUERY_CHARS = 240
+DENSE_EXPANSION_WORDS = 6
+
+
+def _strip_phrases(text: str, phrases: list[str]) -> str:
+    from territoria.aids.model import norm_key
+
+    t = " " + norm_key(text.replace("'", " ").replace("’", " ")) + " "
+    for p in phrases:
+        t = t.replace(p, " ")
+    return t
+
+
+def dense_query(need: str, w: Weights) -> str:
+    """The text embedded for the need: the need itself (capped: embedding time grows with length) and,
+    optionally, a few distinct administrative words from the lexicon."""
+    q = need.strip()[:DENSE_QUERY_CHARS]
+    if not w.dense_expand:
+        return q
+    seen: set[str] = {t.lower() for t in raw_tokens(q)}
+    words: list[str] = []
+    _, _, exp = need_terms(need, w)
+    for phrase in exp:
+        for word in phrase.split():
+            key = word.lower()
+            if key not in seen and len(word) > 2:
+                seen.add(key)
+                words.append(word)
+    words = words[:DENSE_EXPANSION_WORDS]
+    return f"{q} ({' '.join(words)})" if words else q
+
+
+_qvec_lock = threading.Lock()
+_qvec_cache: "dict[str, np.ndarray]" = {}
+QVEC_CACHE_SIZE = 2048
+
+
+QVEC_CACHE_ENABLED = True
+
+
+def clear_need_cache() -> None:
+    with _qvec_lock:
+        _qvec_cache.clear()
+
+
+def embed_need(text: str) -> np.ndarray:
+    """Query vector of a need, with a small in-process cache (the same needs come back often)."""
+    with _qvec_lock:
+        v = _qvec_cache.get(text) if QVEC_CACHE_ENABLED else None
+    if v is not None:
+        return v
+    v = query_embedder().embed_queries([text])[0]
+    with _qvec_lock:
+        if len(_qvec_cache) >= QVEC_CACHE_SIZE:
+            _qvec_cache.pop(next(iter(_qvec_cache)))
+        _qvec_cache[text] = v
+    return v
+
+
+def relevance(index: AidIndex, need: str, w: Weights = WEIGHTS, *, qvec: np.ndarray | None = None,
+              cand: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(combined, bm25 normalised, dense normalised) relevance of every aid for the need, in [0, 1].
+    Normalised against the best candidate (`cand`: indices of the aids the applicant may claim)."""
     n = len(index)
     terms, weights, _ = need_terms(need, w)
-    bm = index.bm25.score_terms(terms, weights) if terms else np.zeros(n, np.float32)
-    mx = float(bm.max()) if n else 0.0
-    bm_n = bm / mx if mx > 0 else np.zeros(n, np.float32)
+    ref = cand if cand is not None and len(cand) else np.arange(n)
+
+    def norm_bm(ix: BM25Index) -> np.ndarray:
+        sc = ix.score_terms(terms, weights) if terms else np.zeros(n, np.float32)
+        mx = float(sc[ref].max()) if n else 0.0
+        return np.clip(sc / mx, 0, 1) if mx > 0 else np.zeros(n, np.float32)
+
+    bm_n = norm_bm(index.bm25)
+    bt_n = norm_bm(index.bm25_title) if w.bm25_title > 0 else np.zeros(n, np.float32)
     de_n = np.zeros(n, np.float32)
-    if index.vectors is not None and w.dense > 0:
+    use_dense = index.vectors is not None and w.dense > 0
+    if use_dense:
         if qvec is None:
-            qvec = query_embedder().embed_queries([need])[0]
+            qvec = embed_need(dense_query(need, w))
         sims = index.vectors @ qvec
-        lo = float(np.percentile(sims, 50))
-        hi = float(sims.max())
+        lo = float(np.median(sims))
+        hi = float(sims[ref].max())
         de_n = np.clip((sims - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros(n, np.float32)
-    if index.vectors is None or w.dense <= 0:
-        return bm_n, bm_n, de_n
-    tot = w.bm25 + w.dense
-    return (w.bm25 * bm_n + w.dense * de_n) / tot, bm_n, de_n
+    lex_tot = w.bm25 + w.bm25_title
+    lex = (w.bm25 * bm_n + w.bm25_title * bt_n) / (lex_tot or 1.0)
+    if not use_dense:
+        return lex, bm_n, de_n
+    if w.fusion == "gated":
+        # Dense similarity counts fully where the words also match, partly elsewhere: e5-small's scores are
+        # close together on short French texts, so alone they would promote off-topic aids.
+        de_eff = de_n * (w.dense_floor + (1.0 - w.dense_floor) * lex)
+    else:
+        de_eff = de_n
+    combined = (lex_tot * lex + w.dense * de_eff) / (lex_tot + w.dense)
+    return combined, bm_n, de_n
 
 
 # -- finding ----------------------------------------------------------------------------------------------------
@@ -252,25 +401,27 @@ def rank(index: AidIndex, state: ProfileState, need: str | None, *, k: int = 10,
     today = _today(today)
     ctx = Context(profile=state.profile, territory=state.territory, today=today, geo=state.geo, soft=state.soft)
     need = (need or "").strip()
-    if need:
-        rel, _, _ = relevance(index, need, w, qvec=qvec)
-    else:
-        rel = None
     elig: dict[int, Eligibility] = {}
     cand = []
-    order = range(len(index)) if rel is None else np.argsort(-rel)
-    for i in order:
-        i = int(i)
-        a = index.aids[i]
+    terr = state.territory
+    for i, a in enumerate(index.aids):
+        end = index.end_dates[i]
+        expired = end is not None and end < today
+        if expired and not include_ineligible:
+            continue
+        if not index.territory_ok(i, terr) and not include_ineligible:
+            continue
         e = evaluate(a, ctx)
-        if e.status == "ineligible":
-            expired = a.is_expired(today)
-            if not include_ineligible or expired and len(e.failed) == 1:
-                continue
+        if e.status == "ineligible" and (not include_ineligible or (expired and len(e.failed) == 1)):
+            continue
         elig[i] = e
         cand.append(i)
     if not cand:
         return []
+    rel = None
+    if need:
+        ok = np.array([i for i in cand if elig[i].status != "ineligible"] or cand)
+        rel, _, _ = relevance(index, need, w, qvec=qvec, cand=ok)
     out = []
     if rel is not None:
         best = max(float(rel[i]) for i in cand)
@@ -362,8 +513,9 @@ def build_reasons(aid: Aid, e: Eligibility, state: ProfileState, need: str | Non
     p = aid.perimeter or {}
     who = aid.institution or (aid.financers[0] if aid.financers else None)
     if p.get("level") in ("national", "europe"):
+        where = f", donc à {terr.commune.name}" if terr is not None and terr.commune is not None else ""
         reasons.append(f"Aide {'nationale' if p.get('level') == 'national' else 'européenne'}"
-                       f"{' proposée par ' + who if who else ''} : ouverte partout en France.")
+                       f"{' proposée par ' + who if who else ''} : ouverte partout en France{where}.")
     elif p.get("level") == "unknown":
         reasons.append(f"Proposée par {who or 'un organisme local'} ; territoire couvert non précisé dans les "
                        "données : à vérifier.")
@@ -403,6 +555,7 @@ def result_dict(index: AidIndex, i: int, score: float, e: Eligibility, rel: floa
         "relevance": round(float(rel), 4),
         "reasons": build_reasons(a, e, state, need, today),
         "questions": e.questions if e.status != "ineligible" else [],
+        "missing_facts": e.missing_facts if e.status != "ineligible" else [],
         "failed_conditions": e.failed,
         "conditions_met": e.met,
         "to_verify": e.checks[:8],
@@ -487,14 +640,16 @@ def _profile_questions(state: ProfileState, need: str | None, results: list[dict
     if not (need or "").strip():
         qs.append("Quel est votre besoin ou votre projet, en quelques mots (par ex. « passer mon permis », "
                   "« réduire la facture d'énergie de mon restaurant ») ?")
-    # Facts that would settle the "to check" conditions of the best results.
+    # Profile facts that would settle the "to check" conditions of the best results.
     if results:
+        from territoria.aids.eligibility import FACT_QUESTIONS
+
         counts: dict[str, int] = {}
         for r in results[:5]:
-            for q in r.get("questions") or []:
-                if q in qs:
-                    continue
-                counts[q] = counts.get(q, 0) + 1
+            for f in r.get("missing_facts") or []:
+                q = QUESTIONS.get(f) or FACT_QUESTIONS.get(f)
+                if q and q not in qs:
+                    counts[q] = counts.get(q, 0) + 1
         for q, c in sorted(counts.items(), key=lambda x: -x[1])[:3]:
             if c >= 2 or len(qs) < 2:
                 qs.append(q)

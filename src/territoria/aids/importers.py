@@ -306,6 +306,54 @@ def _aj_amount(r: dict) -> dict:
     return out
 
 
+_WHO = r"(?:jeunes|personnes|apprentie?s|étudiante?s|etudiante?s|lycéen(?:ne)?s|habitante?s|vous|avoir|être|etre|âgée?s?|agée?s?)"
+_TEXT_AGE = [
+    (re.compile(_WHO + r"[^.;\n]{0,40}?\b(?:de|entre)\s+(\d{1,2})\s+(?:à|a|et)\s+(\d{1,2})\s+ans", re.I), "range"),
+    (re.compile(_WHO + r"[^.;\n]{0,40}?\bmoins de\s+(\d{1,2})\s+ans", re.I), "lt"),
+    (re.compile(_WHO + r"[^.;\n]{0,40}?\b(?:plus de|au moins)\s+(\d{1,2})\s+ans", re.I), "ge"),
+]
+
+
+def text_age_conditions(text: str) -> list[dict]:
+    """Age bounds stated in an aid's own text about the applicant ("pour les jeunes de 15 à 20 ans").
+    They are *soft*: a profile outside them makes the aid "to check", never "ineligible". Phrases about
+    children ("enfant de moins de 3 ans") are ignored."""
+    for pat, kind in _TEXT_AGE:
+        for m in pat.finditer(text or ""):
+            span = m.group(0)
+            if re.search(r"enfant|bébé|bebe|fils|fille|élèves? de moins", span, re.I):
+                continue
+            start = max(0, (text or "").rfind(".", 0, m.start()) + 1)
+            sentence = (text or "")[start: m.end()].strip()
+            base = {"soft": True, "source_text": sentence[-200:]}
+            if kind == "range":
+                lo, hi = int(m.group(1)), int(m.group(2))
+                if lo < hi <= 99:
+                    return [dict(base, type="age", op=">=", value=lo), dict(base, type="age", op="<=", value=hi)]
+            elif kind == "lt":
+                return [dict(base, type="age", op="<", value=int(m.group(1)))]
+            else:
+                v = int(m.group(1))
+                if v >= 14:
+                    return [dict(base, type="age", op=">=", value=v)]
+    return []
+
+
+_TITLE_STATUS = [
+    (r"apprenti|apprentissage", "apprenti"), (r"étudiant|etudiant", "etudiant"), (r"lycéen|lyceen", "lyceen"),
+    (r"collégien|collegien", "collegien"), (r"demandeu(?:r|se)s? d.emploi", "demandeur_emploi"),
+    (r"stagiaires?\b", "stagiaire"), (r"service civique", "service_civique"), (r"salariés?\b", "salarie"),
+]
+
+
+def title_status_condition(title: str) -> dict | None:
+    """The applicant status named in a title ("… pour les apprentis") as a *soft* condition: it raises a
+    question when the status is unknown, never makes the aid ineligible on its own."""
+    vals = [st for pat, st in _TITLE_STATUS
+            if re.search(r"\b(?:pour les|des|aux|les)\s+(?:jeunes\s+)?(?:en\s+)?(?:" + pat + ")", title or "", re.I)]
+    return {"type": "status", "values": sorted(set(vals)), "soft": True} if vals else None
+
+
 def convert_aides_jeunes(rows: list[dict], geo=None, source: str = "aides-jeunes") -> ImportBatch:
     batch = ImportBatch(source, Path())
     for r in rows:
@@ -353,6 +401,18 @@ def convert_aides_jeunes(rows: list[dict], geo=None, source: str = "aides-jeunes
                 alts.append(sub[0] if len(sub) == 1 else {"all": sub})
         if alts:
             conds.append(alts[0] if len(alts) == 1 else {"any": alts})
+        if not any(n.get("type") == "status" for n in _walk(conds)):
+            st = title_status_condition(clean_text(r.get("label")))
+            if st:
+                conds.append(st)
+        if not any(n.get("type") == "age" for n in _walk(conds)):
+            conds += text_age_conditions(clean_text(r.get("description")) + "\n" +
+                                         "\n".join(clean_text(t) for t in r.get("conditions") or []))
+        if r.get("engine") == "openfisca":
+            conds.append({"type": "other", "fact": "simulation", "text": "Droit et montant calculés selon votre "
+                          "situation détaillée (ressources, logement, famille) par le simulateur aides-jeunes.",
+                          "question": "Votre situation détaillée ouvre-t-elle droit à cette aide ? Le simulateur "
+                                      "1jeune1solution.gouv.fr (« mes aides ») le calcule en quelques minutes."})
         if kind in ("national",) or inst.get("id") in ("etat", "caf"):
             fallback = {"level": "national", "codes": ["FR"], "name": "France"}
         elif kind == "europeen":
@@ -784,7 +844,7 @@ LEVEL_WORDS = {
 }
 
 
-def _split(value: Any, sep: str | None) -> list[str]:
+def _split(value: Any, sep: str | None, target: str = "") -> list[str]:
     if value is None:
         return []
     if isinstance(value, list):
@@ -792,7 +852,8 @@ def _split(value: Any, sep: str | None) -> list[str]:
     s = str(value)
     if sep:
         return [p.strip() for p in s.split(sep) if p.strip()]
-    for cand in (";", "|", "\n", ","):
+    seps = ("\n", ";", "|") if target == "conditions_text" else (";", "|", "\n", ",")
+    for cand in seps:
         if cand in s:
             return [p.strip() for p in s.split(cand) if p.strip()]
     return [s.strip()] if s.strip() else []
@@ -829,12 +890,13 @@ def _mapped_value(row: dict, spec: Any, target: str) -> Any:
     if spec is None:
         return None
     if isinstance(spec, str):
-        return _get_col(row, spec)
+        v = _get_col(row, spec)
+        return _split(v, None, target) if target in LIST_FIELDS else v
     if isinstance(spec, list):
         vals = [_get_col(row, c) for c in spec]
         vals = [v for v in vals if v not in (None, "")]
         if target in LIST_FIELDS:
-            return [x for v in vals for x in _split(v, None)]
+            return [x for v in vals for x in _split(v, None, target)]
         return "\n\n".join(str(v) for v in vals) if vals else None
     if isinstance(spec, dict):
         if "value" in spec:
@@ -844,7 +906,7 @@ def _mapped_value(row: dict, spec: Any, target: str) -> Any:
         else:
             v = _get_col(row, spec.get("column") or spec.get("col") or "")
         if target in LIST_FIELDS or spec.get("split"):
-            v = _split(v, spec.get("split"))
+            v = _split(v, spec.get("split"), target)
         if spec.get("map"):
             m = {norm_key(k): val for k, val in spec["map"].items()}
             if isinstance(v, list):

@@ -17,7 +17,7 @@ from territoria.search.text import fold_accents
 ENTRIES: list[tuple[str, str]] = [
     # -- mobility ------------------------------------------------------------------------------------
     (r"\b(conduire|conduite|auto ecole|autoecole|code de la route|permis b\b|le permis|mon permis|passer le permis"
-     r"|heures de conduite|moniteur|voiture|aac)\b", "permis de conduire auto-école code"),
+     r"|heures de conduite|moniteur|aac)\b", "permis de conduire auto-école code"),
     (r"\b(scooter|mobylette|moto|deux roues|bsr|permis am)\b", "permis AM cyclomoteur deux-roues mobilité"),
     (r"\b(velo|velos|bicyclette|bicyclettes|vae|vtc|biporteur|triporteur|pedaler|pedalant|pedale|cycliste"
      r"|trottinette|cycle|cycles)\b", "vélo cycle achat vélo mobilité"),
@@ -26,6 +26,7 @@ ENTRIES: list[tuple[str, str]] = [
     (r"\b(bus|autocar|tram|tramway|metro|train|ter|rer|navigo|abonnement|transports? en commun|transport scolaire"
      r"|titre de transport|ticket|trajet|trajets|deplacement|deplacements|se deplacer|aller en cours"
      r"|aller au lycee|aller au travail|aller au boulot)\b", "transport abonnement transports en commun mobilité"),
+    (r"\b(le|en|du|au|un|mon) car\b|\bcar scolaire\b|\bautocar\b", "transport abonnement transport scolaire"),
     (r"\b(covoiturage|covoiturer)\b", "covoiturage mobilité"),
     (r"\b(carburant|essence|gasoil)\b", "carburant mobilité transport"),
     # -- housing ------------------------------------------------------------------------------------------
@@ -74,8 +75,8 @@ ENTRIES: list[tuple[str, str]] = [
      r"|medicament|medicaments|consultation)\b", "santé soins complémentaire santé"),
     (r"\b(contraception|pilule|ivg|gynecologue)\b", "santé contraception"),
     (r"\b(handicap|handicape|handicapee|mdph|rqth|fauteuil|invalidite)\b", "handicap situation de handicap"),
-    (r"\b(bebe|enfant|enfants|garde|creche|nounou|assistante maternelle|parent|parents|famille|enceinte"
-     r"|grossesse|naissance)\b", "famille enfant garde parent"),
+    (r"\b(bebe|bebes|garde d enfants?|faire garder|creche|nounou|assistante maternelle|enceinte|grossesse"
+     r"|naissance|parent isole|mere isolee|pere isole|famille monoparentale)\b", "famille enfant garde parent"),
     # -- leisure ----------------------------------------------------------------------------------------------------
     (r"\b(sport|sports|foot|football|basket|handball|rugby|tennis|natation|piscine|danse|judo|karate|escalade"
      r"|gym|salle de sport|club|licence sportive|licence|equitation|velo de course)\b",
@@ -100,14 +101,16 @@ ENTRIES: list[tuple[str, str]] = [
     (r"\b(batiment|batiments|locaux|atelier|bureaux|entrepot|toiture|isolation|renovation|travaux"
      r"|construction|immobilier)\b", "bâtiment rénovation locaux"),
     (r"\b(flotte|vehicules|camion|camions|camionnette|utilitaire|livraison|livraisons|deplacements des salaries"
+     r"|covoiturage|teletravail|plan de deplacement"
      r"|trajets domicile travail|plan de mobilite|velo de fonction|vehicule electrique|borne|bornes de recharge)\b",
      "mobilité durable véhicules flotte transport"),
     (r"\b(ecoconception|eco conception|conception|produit|produits|emballage|cycle de vie|analyse de cycle)\b",
      "écoconception produit cycle de vie"),
     (r"\b(biodiversite|nature|haie|haies|espaces verts|faune|flore|arbres|vegetalisation|pollinisateurs)\b",
      "biodiversité nature"),
-    (r"\b(recruter|recrutement|embaucher|former mes salaries|former nos salaries|competences|formation des"
-     r"|salaries|equipe|ressources humaines|rh)\b", "former recruter compétences ressources humaines formation"),
+    (r"\b(recruter|recrutement|embaucher|former mes salaries|former nos salaries|former (mes|nos|les) equipes"
+     r"|competences|formation des salaries|ressources humaines|rh)\b",
+     "former recruter compétences ressources humaines formation"),
     (r"\b(diagnostic|audit|etude|conseil|accompagnement|expert|bureau d etude|faire le point|par ou commencer)\b",
      "diagnostic étude accompagnement conseil"),
     (r"\b(investir|investissement|equipement|equipements|machine|machines|materiel)\b",

@@ -242,6 +242,10 @@ def extract_facts(text: str | None, geo=None) -> dict:
         facts["handicap"] = True
     if re.search(r"\b(boursiere?|bourse sur criteres sociaux)\b", t) and "bourse au permis" not in t:
         facts["boursier"] = True
+    if re.search(r"\b(galere|mal|difficultes?|peine|peux pas|arrive pas|n arrive pas|trop cher|impaye|retard)\b"
+                 r"[^.]{0,40}\b(loyer|logement|appart|caution|depot de garantie|se loger)", t) or \
+            re.search(r"\b(loyers? en retard|impayes? de loyer|expulsion|sans logement|a la rue)\b", t):
+        facts["difficultes_logement"] = True
     if re.search(r"\b(rsa)\b", t):
         facts["rsa"] = True
     if re.search(r"\bvelo|bicyclette|\bvae\b|cycle", t):
@@ -263,6 +267,22 @@ def extract_facts(text: str | None, geo=None) -> dict:
             if res.status == "ok":
                 facts["commune"] = res.commune.code
     return facts
+
+
+def applicant_words(text: str | None) -> list[str]:
+    """Words of a need that describe the applicant rather than the need ("je suis étudiante", "au lycée",
+    "j'ai 19 ans", "notre association"): the finder gives them less weight as search terms."""
+    if not text:
+        return []
+    t = " " + norm_key(fold_accents(text).replace("'", " ").replace("’", " ")) + " "
+    out: list[str] = []
+    for pat, _ in _STATUS_PATTERNS + _AUDIENCE_PATTERNS:
+        for m in re.finditer(pat, t):
+            out.append(m.group(0))
+    for m in re.finditer(r"\b(j ai|je vais avoir|age de|agee? de)\s+\d{1,2}\s*ans\b"
+                         r"|\b\d{1,5}\s*(salaries|employes|collaborateurs|agents)\b", t):
+        out.append(m.group(0))
+    return out
 
 
 def merge_inferred(profile: dict, inferred: dict) -> tuple[dict, set[str]]:

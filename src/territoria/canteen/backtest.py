@@ -46,23 +46,25 @@ class BacktestResult:
     calib: pd.DataFrame  # residual records the margin may use (history + revealed actuals)
 
 
-def calibration_records(pred: pd.DataFrame, reel: np.ndarray) -> pd.DataFrame:
-    """Residuals usable by the conformal margin once their day's actual is revealed."""
-    ok = np.isfinite(reel) & (reel > 0) & ~pred["fallback"].to_numpy() & (pred["point"].to_numpy() > 0)
-    return pd.DataFrame({"date": pred["date"].to_numpy()[ok], "hkey": pred["hkey"].to_numpy()[ok],
-                         "resid": reel[ok] / pred["point"].to_numpy()[ok] - 1})
-
-
 def run_backtest(hist: pd.DataFrame, act: pd.DataFrame, cov: Covariates, *, horizon: int = 7,
-                 target_short_rate: float = 0.05, threads: int = 2,
-                 progress: Progress = _noop) -> BacktestResult:
+                 target_short_rate: float = 0.15, threads: int = 1,
+                 progress: Progress = _noop, model: CanteenModel | None = None) -> BacktestResult:
+    """Train on hist (unless a model fitted on hist is given), forecast every row of act.
+
+    act's actuals are revealed as time passes: for a day D the features and the conformal margin
+    only see actual values dated ≤ D − horizon; act's ``prevision`` is only scored, never used.
+    """
     if horizon < 1:
         raise CanteenDataError("L'horizon doit être d'au moins 1 jour.", hint="Utilisez par exemple --horizon-days 7.")
     if len(act) == 0:
         raise CanteenDataError("Le fichier des valeurs réelles à prévoir est vide.",
                                hint="Fournissez au moins une ligne date, site, reel.")
     t0 = time.perf_counter()
-    model = CanteenModel(horizon=horizon, threads=threads).fit(hist, cov, progress)
+    if model is None:
+        model = CanteenModel(horizon=horizon, threads=threads).fit(hist, cov, progress)
+    elif model.horizon != horizon:
+        raise CanteenDataError(f"Le modèle fourni a un horizon de {model.horizon} jours, pas {horizon}.",
+                               hint="Réentraînez le modèle avec le même horizon.")
     t_train = time.perf_counter() - t0
     progress("Prévisions jour par jour (origine glissante)")
     act = act.reset_index(drop=True)
@@ -70,7 +72,7 @@ def run_backtest(hist: pd.DataFrame, act: pd.DataFrame, cov: Covariates, *, hori
     known = pd.concat([hist, act], ignore_index=True).drop_duplicates(["site", "date"], keep="last")
     pred = model.predict_point(act, known, cov)
     reel = act["reel"].to_numpy(float)
-    calib = pd.concat([model.calib, calibration_records(pred, reel)], ignore_index=True)
+    calib = pd.concat([model.calib, model.residuals(pred, reel)], ignore_index=True)
     res = model.quantities(pred, target_short_rate, calib)
     rows = pd.DataFrame({
         "date": act["date"], "site": act["site"], "reel": reel, "prevision": act["prevision"].to_numpy(float),

@@ -80,14 +80,14 @@ def calendar_features(dates: pd.Series, cov: Covariates) -> pd.DataFrame:
     out.index.name = "date"
     if len(days) == 0:
         return out
-    out["dow"] = days.dayofweek
+    out["dow"] = days.day_of_week
     out["month"] = days.month
-    out["doy"] = days.dayofyear
+    out["doy"] = days.day_of_year
     # Day-off calendar over the covered span (+ margins) to measure breaks before/after each day.
     span = pd.date_range(days.min() - pd.Timedelta(days=120), days.max() + pd.Timedelta(days=120))
     years = range(span.min().year, span.max().year + 1)
     public = cov.public_holidays or french_public_holidays(years)
-    off = pd.Series(span.dayofweek >= 5, index=span)
+    off = pd.Series(span.day_of_week >= 5, index=span)
     off |= span.isin(list(public))
     in_holiday = pd.Series(False, index=span)
     for start, end in cov.holidays:
@@ -107,8 +107,8 @@ def calendar_features(dates: pd.Series, cov: Covariates) -> pd.DataFrame:
     pos = span.get_indexer(days)
     out["off_before"] = np.minimum(run_before[pos], 20)
     out["off_after"] = np.minimum(run_after[pos], 20)
-    out["public_holiday_week"] = [
-        int(any(offv[max(p - 3, 0):p + 4] & ~(span[max(p - 3, 0):p + 4].dayofweek >= 5)))
+    out["off_nearby"] = [
+        int(any(offv[max(p - 3, 0):p + 4] & ~(span[max(p - 3, 0):p + 4].day_of_week >= 5)))
         for p in pos
     ]
     if cov.holidays or cov.school_years:
@@ -130,7 +130,7 @@ def calendar_features(dates: pd.Series, cov: Covariates) -> pd.DataFrame:
         week = np.where(j >= 0, (days.values - starts_a[np.maximum(j, 0)]) / np.timedelta64(7, "D"), np.nan)
         out["school_week"] = np.where((week >= 0) & (week < 53), week, np.nan)
     else:
-        out["school_week"] = ((days.dayofyear - 244) % 365) / 7.0
+        out["school_week"] = ((days.day_of_year - 244) % 365) / 7.0
     strikes = cov.strikes
     out["strike"] = days.isin(list(strikes)).astype(int)
     near = {d + pd.Timedelta(days=k) for d in strikes for k in (-1, 1)}
@@ -178,6 +178,7 @@ def menu_features(menus: pd.DataFrame) -> pd.DataFrame:
     m = m[m["plat"].str.strip().ne("-") & m["plat"].str.strip().ne("")]
     rows = {"menu_dishes": m.groupby("date").size()}
     for name, pattern in _MENU_FLAGS.items():
+        pattern = pattern.replace("(", "(?:")  # non-capturing groups
         rows[name] = m["plat"].str.contains(pattern, regex=True).groupby(m["date"]).sum()
     out = pd.DataFrame(rows).fillna(0).astype(float)
     out["menu_meat"] = ((out["menu_pork"] + out["menu_beef"] + out["menu_poultry"]) > 0).astype(float)
@@ -189,7 +190,7 @@ def menu_features(menus: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- recent attendance
 
 LAG_COLUMNS = ["lvl_med10", "lvl_mean5", "lvl_med20", "last_val", "stale_days",
-               "wd_mean4", "wd_last", "wd_n", "ly_season", "n_hist", "yr_ratio"]
+               "wd_mean4", "wd_last", "wd_n", "ly_season", "n_hist", "yr_ratio", "cv20"]
 
 
 def _window_stat(values: np.ndarray, idx: np.ndarray, k: int, how: str) -> np.ndarray:
@@ -230,6 +231,8 @@ def lag_features(obs: pd.DataFrame, queries: pd.DataFrame, horizon: int) -> pd.D
             "lvl_med20": _window_stat(v, idx, 20, "median"),
             "n_hist": idx.astype(float),
         }
+        sd = pd.Series(v).rolling(20, min_periods=3).std().to_numpy()
+        res["cv20"] = np.where(idx > 0, sd[np.maximum(idx - 1, 0)], np.nan) / res["lvl_med20"]
         ok = idx > 0
         last = np.full(len(q), np.nan)
         last[ok] = v[idx[ok] - 1]
@@ -240,8 +243,8 @@ def lag_features(obs: pd.DataFrame, queries: pd.DataFrame, horizon: int) -> pd.D
         wd_mean = np.full(len(q), np.nan)
         wd_last = np.full(len(q), np.nan)
         wd_n = np.zeros(len(q))
-        tdow = pd.DatetimeIndex(t).dayofweek.to_numpy()
-        qdow = pd.DatetimeIndex(qd).dayofweek.to_numpy()
+        tdow = pd.DatetimeIndex(t).day_of_week.to_numpy()
+        qdow = pd.DatetimeIndex(qd).day_of_week.to_numpy()
         for d in np.unique(qdow):
             sel = tdow == d
             if not sel.any():

@@ -1,14 +1,16 @@
 """The forecaster: gradient boosting on level-relative attendance + conformal quantity to prepare.
 
-* Point forecast: LightGBM regression of ``reel / level`` where *level* is the median of the series'
-  last 10 valid days dated ≤ D − h; features are calendar, holidays, strikes, menus, feasts,
-  enrolment change and recent-attendance ratios (see features.py). Rows are weighted by the level,
-  so the loss counts meals, not ratios.
-* Quantity to prepare and interval: split-conformal on *relative* residuals ``reel / point − 1``.
-  Residuals come out of sample (a model fitted without the last year of the history predicts that
-  year), and in a backtest the window rolls forward with the actuals as they are revealed. Each
-  canteen's residual spread is scaled by its own recent spread (shrunk to the city's), so a steady
-  canteen gets a tight margin and an erratic one a wide margin.
+* Point forecast: LightGBM regression (Huber loss) of ``reel / level`` where *level* is the median
+  of the series' last 10 valid days dated ≤ D − h; features are calendar, holidays, strikes, menus,
+  feasts, enrolment change and recent-attendance ratios (see features.py). Rows are weighted by the
+  level, so the loss counts meals, not ratios.
+* Spread: two LightGBM quantile models (15 % and 85 %) give each canteen-day its own spread below
+  and above the point (wider at the end of June, on strike days, in an erratic canteen…).
+* Quantity to prepare and interval: split-conformal on residuals normalised by that spread
+  (conformalised quantile regression). Residuals are out of sample (models fitted without the last
+  year of the history predict that year); in a backtest the window rolls forward with the actuals
+  as they are revealed, never past D − h. Each day, the short probabilities of the canteens are
+  allocated so that their mean is the tenant's target and the expected waste is the least.
 * A canteen with no usable history gets a level from its enrolment × the city's attendance rate,
   or the median canteen level, and a wider margin (measured on the history, see `fallback_spread`).
 """
@@ -24,14 +26,15 @@ import numpy as np
 import pandas as pd
 
 from territoria.canteen.features import calendar_features, history_key, lag_features
-from territoria.canteen.io import Covariates
+from territoria.canteen.io import CanteenDataError, Covariates
 
 TYPE_CODES = {"M": 0, "E": 1, "M/E": 2}
 DEFAULT_PARAMS = {
     "objective": "huber",
     "alpha": 0.15,  # huber transition, in ratio units (≈ 15 % of the level)
-    "learning_rate": 0.05,
+    "learning_rate": 0.06,
     "num_leaves": 31,
+    "max_bin": 63,
     "min_data_in_leaf": 40,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
@@ -40,11 +43,13 @@ DEFAULT_PARAMS = {
     "verbose": -1,
     "seed": 7,
     "deterministic": True,
-    "force_row_wise": True,
+    "force_col_wise": True,
 }
-DEFAULT_ROUNDS = 500
+DEFAULT_ROUNDS = 400
+SPREAD_LEVELS = (0.15, 0.85)
+SPREAD_PARAMS = {"learning_rate": 0.1, "num_leaves": 15, "min_data_in_leaf": 80}
+SPREAD_ROUNDS = 120
 CALIB_DAYS = 365  # out-of-sample residuals for the conformal margin: the last year of history
-SITE_SHRINK = 30  # residuals needed before a canteen's own spread counts as much as the city's
 WINDOW = 8000  # residual records kept for the margin (≈ 80 school days × 100 canteens)
 Progress = Callable[[str], None]
 
@@ -77,22 +82,23 @@ class CanteenModel:
     horizon: int = 7
     params: dict = field(default_factory=lambda: dict(DEFAULT_PARAMS))
     rounds: int = DEFAULT_ROUNDS
-    threads: int = 2
+    threads: int = 1  # one thread: OpenMP spin-waits badly on a shared, busy machine
     features: list = field(default_factory=list)
-    booster_txt: str = ""
+    boosters_txt: list = field(default_factory=list)  # point, low spread, high spread
     city_level: float = 100.0  # median canteen level, fallback of last resort
     enrol_rate: float = float("nan")  # median meals / enrolled pupil
     fallback_spread: float = 0.35  # relative error of a level guessed without history
-    calib: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["date", "hkey", "resid"]))
+    calib: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["date", "hkey", "z_up", "z_down"]))
     trained_until: str = ""
     trained_rows: int = 0
     sites: list = field(default_factory=list)
-    _booster: object = None
+    _boosters: list = field(default_factory=list, repr=False)
+    missing_features: list = field(default_factory=list, repr=False)  # at the last prediction
 
     # ------------------------------------------------------------------ design matrix
 
     def design(self, rows: pd.DataFrame, obs: pd.DataFrame, cov: Covariates) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-        """Feature matrix, level (base) and a no-history flag for rows (hkey, date, site_type)."""
+        """Feature matrix, level (base) and a no-history flag for rows (hkey, date, site, site_type)."""
         cal = calendar_features(rows["date"], cov)
         lags = lag_features(obs, rows[["hkey", "date"]], self.horizon)
         X = cal.reindex(rows["date"]).reset_index(drop=True)
@@ -113,51 +119,55 @@ class CanteenModel:
         X["n_hist"] = np.minimum(np.where(no_hist, 50, lags["n_hist"].to_numpy()), 50)
         X["ly_season"] = lags["ly_season"].to_numpy()
         X["yr_ratio"] = lags["yr_ratio"].to_numpy()
+        X["cv20"] = lags["cv20"].to_numpy()
         X["enrol_ratio"] = np.where(no_hist, 1.0, enrol_now / enrol_then)
         X["meals_per_pupil"] = base / enrol_now
         return X, base, no_hist
 
     def _enrolment(self, rows, lags, cov: Covariates) -> tuple[np.ndarray, np.ndarray]:
+        """Pupils enrolled on the day and on the day of the last observation used."""
         n = len(rows)
-        if cov.enrolment is None or len(cov.enrolment) == 0:
-            return np.full(n, np.nan), np.full(n, np.nan)
-        table = {k: (g["start"].to_numpy(dtype="datetime64[ns]"), g["effectif"].to_numpy(float))
-                 for k, g in cov.enrolment.sort_values("start").groupby("site")}
         now, then = np.full(n, np.nan), np.full(n, np.nan)
+        if cov.enrolment is None or len(cov.enrolment) == 0:
+            return now, then
         dates = rows["date"].to_numpy(dtype="datetime64[ns]")
         last = dates - (np.nan_to_num(lags["stale_days"].to_numpy(), nan=0).astype("int64")
                         * np.timedelta64(1, "D"))
-        for i, site in enumerate(rows["site"].to_numpy()):
-            key = cov.site_map.get(site, site)
-            t = table.get(key)
-            if t is None:
+        keys = np.array([cov.site_map.get(s, s) for s in rows["site"].to_numpy()], dtype=object)
+        for key, g in cov.enrolment.sort_values("start").groupby("site"):
+            sel = np.flatnonzero(keys == key)
+            if len(sel) == 0:
                 continue
-            j = np.searchsorted(t[0], dates[i], side="right") - 1
-            if j >= 0:
-                now[i] = t[1][j]
-            j = np.searchsorted(t[0], last[i], side="right") - 1
-            if j >= 0:
-                then[i] = t[1][j]
+            t, e = g["start"].to_numpy(dtype="datetime64[ns]"), g["effectif"].to_numpy(float)
+            for when, target in ((dates, now), (last, then)):
+                j = np.searchsorted(t, when[sel], side="right") - 1
+                target[sel] = np.where(j >= 0, e[np.maximum(j, 0)], np.nan)
         return now, then
 
     # ------------------------------------------------------------------ training
 
-    def _train(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray):
+    def _train(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray) -> list:
         import lightgbm as lgb
 
         params = dict(self.params, num_threads=self.threads)
-        ds = lgb.Dataset(X, label=y, weight=w, free_raw_data=True)
-        return lgb.train(params, ds, num_boost_round=self.rounds)
+        ds = lgb.Dataset(X, label=y, weight=w, free_raw_data=False)
+        out = [lgb.train(params, ds, num_boost_round=self.rounds)]
+        for level in SPREAD_LEVELS:
+            p = dict(params, **SPREAD_PARAMS, objective="quantile", alpha=level)
+            out.append(lgb.train(p, ds, num_boost_round=SPREAD_ROUNDS))
+        return out
+
+    def _predict(self, boosters: list, X: pd.DataFrame, base: np.ndarray) -> tuple[np.ndarray, ...]:
+        point, lo, hi = (np.maximum(b.predict(X, num_threads=self.threads) * base, 0.0) for b in boosters)
+        floor = 0.01 * point + 0.5  # a spread is never zero
+        return point, np.maximum(point - lo, floor), np.maximum(hi - point, floor)
 
     def fit(self, hist: pd.DataFrame, cov: Covariates, progress: Progress = _noop) -> "CanteenModel":
         """Fit on canonical rows (with reel); also builds the out-of-sample residuals."""
         hist = with_keys(hist, cov)
-        pooled = pool_history(hist)
-        obs = valid_obs(pooled, cov)
+        obs = valid_obs(pool_history(hist), cov)
         rows = hist[hist["reel"].gt(0)].reset_index(drop=True)
         if len(rows) < 50:
-            from territoria.canteen.io import CanteenDataError
-
             raise CanteenDataError(
                 f"Historique trop court pour entraîner un modèle ({len(rows)} jours-cantine avec des repas servis).",
                 hint="Importez au moins quelques semaines de fréquentation (colonne reel renseignée).",
@@ -167,22 +177,25 @@ class CanteenModel:
         X, base, no_hist = self.design(rows, obs, cov)
         y = rows["reel"].to_numpy(float) / base
         keep = ~no_hist
+        if keep.sum() < 50:
+            raise CanteenDataError(
+                "Historique trop court : aucune cantine n'a assez de jours passés pour apprendre.",
+                hint=f"Il faut des valeurs réelles datées d'au moins {self.horizon} jours avant les jours à apprendre.",
+            )
         self.features = list(X.columns)
         end = rows["date"].max()
         split = end - pd.Timedelta(days=CALIB_DAYS)
         early = keep & (rows["date"] <= split).to_numpy()
-        late = ~no_hist & (rows["date"] > split).to_numpy()
+        late = keep & (rows["date"] > split).to_numpy()
         if early.sum() >= 500 and late.sum() >= 100:
-            progress("Entraînement du modèle de calibration (historique moins la dernière année)")
+            progress("Entraînement des modèles de calibration (historique sans la dernière année)")
             b = self._train(X[early], y[early], base[early])
-            point = b.predict(X[late], num_threads=self.threads) * base[late]
-            self.calib = self._residuals(rows[late], point)
-        progress("Entraînement du modèle final")
-        self._booster = self._train(X[keep], y[keep], base[keep])
-        self.booster_txt = self._booster.model_to_string()
-        if self.calib.empty:  # short history: in-sample residuals, a margin that is a bit tight
-            point = self._booster.predict(X[keep], num_threads=self.threads) * base[keep]
-            self.calib = self._residuals(rows[keep], point)
+            self.calib = self._residuals(rows[late], *self._predict(b, X[late], base[late]))
+        progress("Entraînement des modèles finaux (prévision, dispersion basse et haute)")
+        self._boosters = self._train(X[keep], y[keep], base[keep])
+        self.boosters_txt = [b.model_to_string() for b in self._boosters]
+        if self.calib.empty:  # short history: in-sample residuals, a margin that may be a bit tight
+            self.calib = self._residuals(rows[keep], *self._predict(self._boosters, X[keep], base[keep]))
         self.trained_until = str(end.date())
         self.trained_rows = int(keep.sum())
         self.sites = sorted(hist["site"].unique())
@@ -196,90 +209,91 @@ class CanteenModel:
         self.fallback_spread = max(spread, 0.1)
         if cov.enrolment is not None and len(cov.enrolment):
             last_rows = rows.sort_values("date").groupby("hkey").tail(1)
-            lv = last_rows["hkey"].map(levels)
             zeros = pd.DataFrame({"stale_days": np.zeros(len(last_rows))}, index=last_rows.index)
             now, _ = self._enrolment(last_rows, zeros, cov)
-            rate = lv.to_numpy() / now
+            rate = last_rows["hkey"].map(levels).to_numpy(float) / now
             rate = rate[np.isfinite(rate) & (rate > 0)]
             if len(rate) >= 3:
                 self.enrol_rate = float(np.median(rate))
                 self.fallback_spread = max(float(np.median(np.abs(rate / self.enrol_rate - 1))), 0.1)
 
     @staticmethod
-    def _residuals(rows: pd.DataFrame, point: np.ndarray) -> pd.DataFrame:
+    def _residuals(rows: pd.DataFrame, point, down, up) -> pd.DataFrame:
+        err = rows["reel"].to_numpy(float) - point
         return pd.DataFrame({"date": rows["date"].to_numpy(), "hkey": rows["hkey"].to_numpy(),
-                             "resid": rows["reel"].to_numpy(float) / np.maximum(point, 1e-6) - 1})
+                             "z_up": err / up, "z_down": err / down})
 
     # ------------------------------------------------------------------ prediction
 
     @property
-    def booster(self):
-        if self._booster is None:
+    def boosters(self) -> list:
+        if not self._boosters:
             import lightgbm as lgb
 
-            self._booster = lgb.Booster(model_str=self.booster_txt)
-        return self._booster
+            self._boosters = [lgb.Booster(model_str=t) for t in self.boosters_txt]
+        return self._boosters
 
     def predict_point(self, rows: pd.DataFrame, known: pd.DataFrame, cov: Covariates) -> pd.DataFrame:
-        """Point forecasts for rows (canonical) given all known actuals (canonical, with reel).
+        """Point forecasts and spreads for rows (canonical) given all known actuals (canonical).
 
         Only actuals dated ≤ D − horizon are used for a day D (features.lag_features).
         """
         rows = with_keys(rows, cov).reset_index(drop=True)
         obs = valid_obs(pool_history(with_keys(known, cov)), cov)
         X, base, no_hist = self.design(rows, obs, cov)
-        ratio = self.booster.predict(X[self.features], num_threads=self.threads)
+        # A covariate file imported after training may be missing: its features become unknown (NaN).
+        self.missing_features = [c for c in self.features if c not in X.columns]
+        point, down, up = self._predict(self.boosters, X.reindex(columns=self.features), base)
+        # a level guessed without history: widen by the error of that guess
+        down = np.where(no_hist, np.hypot(down, self.fallback_spread * point), down)
+        up = np.where(no_hist, np.hypot(up, self.fallback_spread * point), up)
         out = rows[["date", "site", "hkey"]].copy()
-        out["point"] = np.maximum(ratio * base, 0.0)
-        out["fallback"] = no_hist
-        out["wd_mean4"] = X["r_wd4"].to_numpy() * base
-        out["wd_last"] = X["r_wdlast"].to_numpy() * base
+        out["point"], out["down"], out["up"], out["fallback"] = point, down, up, no_hist
+        out["wd_mean4"] = np.where(no_hist, np.nan, X["r_wd4"].to_numpy() * base)
+        out["wd_last"] = np.where(no_hist, np.nan, X["r_wdlast"].to_numpy() * base)
         return out
+
+    def residuals(self, pred: pd.DataFrame, reel: np.ndarray) -> pd.DataFrame:
+        """Normalised residuals of forecasts whose actual is known (for the conformal window)."""
+        ok = np.isfinite(reel) & (reel > 0) & ~pred["fallback"].to_numpy()
+        p = pred[ok]
+        return self._residuals(p.assign(reel=reel[ok]), p["point"].to_numpy(), p["down"].to_numpy(), p["up"].to_numpy())
 
     def quantities(self, pred: pd.DataFrame, target_short_rate: float, calib: pd.DataFrame | None = None,
                    interval: float = 0.8, site_cap: float | None = None) -> pd.DataFrame:
-        """Quantity to prepare and interval, from relative residuals dated ≤ D − horizon.
+        """Quantity to prepare and interval, from normalised residuals dated ≤ D − horizon.
 
         For each day, the canteens' short probabilities are allocated so that their mean is the
         target and the expected over-prepared meals are the fewest: a canteen whose spread in meals
         is large gets a slightly higher short probability, a small or steady one a lower one. No
         canteen gets more than ``site_cap`` (default: twice the target).
-        calib: residual records (date, hkey, resid); defaults to the model's own out-of-sample ones.
+        calib: residual records (date, z_up, z_down); defaults to the model's own out-of-sample ones.
         """
         calib = self.calib if calib is None else calib
         calib = calib.sort_values("date", kind="stable").reset_index(drop=True)
-        keys = pd.Index(pd.unique(np.concatenate([calib["hkey"].to_numpy(object), pred["hkey"].to_numpy(object)])))
-        ccode = keys.get_indexer(calib["hkey"].to_numpy(object))
-        pcode = keys.get_indexer(pred["hkey"].to_numpy(object))
         cdates = calib["date"].to_numpy(dtype="datetime64[ns]")
-        resid = calib["resid"].to_numpy(float)
+        z_up, z_down = calib["z_up"].to_numpy(float), calib["z_down"].to_numpy(float)
         pdates = pred["date"].to_numpy(dtype="datetime64[ns]")
-        point = pred["point"].to_numpy(float)
-        fallback = pred["fallback"].to_numpy(bool)
+        point, up, down = (pred[c].to_numpy(float) for c in ("point", "up", "down"))
         cap = min(2 * target_short_rate, 0.5) if site_cap is None else site_cap
-        out = {k: np.full(len(pred), np.nan) for k in ("q", "lo", "hi")}
+        q, lo, hi = (np.full(len(pred), np.nan) for _ in range(3))
         h = np.timedelta64(self.horizon, "D")
         for d in np.unique(pdates):
             n = np.searchsorted(cdates, d - h, side="right")
-            sel = slice(max(0, n - WINDOW), n) if n > 0 else slice(0, min(len(resid), WINDOW))
-            r, k = resid[sel], ccode[sel]
-            if len(r) == 0:
-                r, k = np.zeros(1), np.zeros(1, int)
-            dev = np.abs(r - np.median(r))
-            g = dev.mean() or 1e-6
-            scale = (np.bincount(k, dev, len(keys)) + SITE_SHRINK * g) / (np.bincount(k, None, len(keys)) + SITE_SHRINK)
-            z = np.sort(r / scale[k])
+            sel = slice(max(0, n - WINDOW), n) if n > 0 else slice(0, min(len(z_up), WINDOW))
+            zu, zd = np.sort(z_up[sel]), z_down[sel]
+            if len(zu) == 0:
+                zu, zd = np.zeros(1), np.zeros(1)
             rows = np.flatnonzero(pdates == d)
-            s = np.where(fallback[rows], np.hypot(self.fallback_spread, g), scale[pcode[rows]])
-            lo, hi = np.quantile(z, [(1 - interval) / 2, (1 + interval) / 2])
-            out["lo"][rows] = point[rows] * (1 + lo * s)
-            out["hi"][rows] = point[rows] * (1 + hi * s)
-            zq = _allocate(z, point[rows] * s, target_short_rate, cap)
-            out["q"][rows] = point[rows] * (1 + zq * s)
+            lo[rows] = point[rows] + np.quantile(zd, (1 - interval) / 2) * down[rows]
+            hi[rows] = point[rows] + np.quantile(zu, (1 + interval) / 2) * up[rows]
+            q[rows] = point[rows] + _allocate(zu, up[rows], target_short_rate, cap) * up[rows]
         res = pred.copy()
-        res["low"] = np.maximum(out["lo"], 0)
-        res["high"] = np.maximum(out["hi"], res["point"])
-        res["quantity"] = np.ceil(np.maximum(out["q"], 0))
+        res["low"] = np.clip(lo, 0, point)
+        res["high"] = np.maximum(hi, point)
+        # Meals are whole: a reel above the continuous quantile q is also above floor(q), so
+        # floor(q) has the same short probability and wastes less than rounding up.
+        res["quantity"] = np.floor(np.maximum(q, 0) + 1e-9)
         return res
 
     # ------------------------------------------------------------------ persistence
@@ -288,13 +302,13 @@ class CanteenModel:
         folder.mkdir(parents=True, exist_ok=True)
         meta = {k: getattr(self, k) for k in ("horizon", "params", "rounds", "threads", "features",
                                                "city_level", "enrol_rate", "fallback_spread",
-                                               "trained_until", "trained_rows", "sites")}
+                                               "trained_until", "trained_rows", "sites", "boosters_txt")}
         meta["calib"] = {"date": [str(pd.Timestamp(d).date()) for d in self.calib["date"]],
-                         "hkey": list(self.calib["hkey"]), "resid": [round(float(r), 5) for r in self.calib["resid"]]}
+                         "hkey": list(self.calib["hkey"]),
+                         "z_up": [round(float(r), 5) for r in self.calib["z_up"]],
+                         "z_down": [round(float(r), 5) for r in self.calib["z_down"]]}
         tmp = folder / "model.json.tmp"
         tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-        (folder / "booster.txt.tmp").write_text(self.booster_txt, encoding="utf-8")
-        (folder / "booster.txt.tmp").replace(folder / "booster.txt")
         tmp.replace(folder / "model.json")
 
     @classmethod
@@ -303,8 +317,8 @@ class CanteenModel:
         calib = meta.pop("calib")
         m = cls(**meta)
         m.calib = pd.DataFrame({"date": pd.to_datetime(calib["date"]), "hkey": calib["hkey"],
-                                "resid": np.asarray(calib["resid"], float)})
-        m.booster_txt = (folder / "booster.txt").read_text(encoding="utf-8")
+                                "z_up": np.asarray(calib["z_up"], float),
+                                "z_down": np.asarray(calib["z_down"], float)})
         return m
 
 
@@ -315,27 +329,25 @@ def _allocate(z: np.ndarray, sigma: np.ndarray, alpha: float, cap: float) -> np.
     """Normalised quantile of each row: short probabilities averaging alpha, least expected waste.
 
     z: sorted sample of normalised residuals; sigma: each row's spread in meals. Minimises
-    Σ σ_i E[(z_i − Z)+] subject to mean P(Z > z_i) = alpha and P(Z > z_i) ≤ cap (Lagrangian,
+    Σ σ_i E[(z_i − Z)+] subject to mean P(Z > z_i) ≤ alpha and P(Z > z_i) ≤ cap (Lagrangian,
     bisection on the multiplier).
     """
-    levels = _LEVELS[(1 - _LEVELS) <= max(cap, alpha) + 1e-12]
-    if alpha >= 0.5 or len(levels) == 0:
+    if alpha >= 0.5:
         return np.full(len(sigma), np.quantile(z, 1 - alpha))
+    levels = _LEVELS[(1 - _LEVELS) <= max(cap, alpha) + 1e-12]
     zq = np.quantile(z, levels)
     csum = np.concatenate([[0.0], np.cumsum(z)])
     m = np.searchsorted(z, zq, side="right")
-    waste = (zq * m - csum[m]) / len(z)  # E[(zq - Z)+]
+    waste = (zq * m - csum[m]) / len(z)  # E[(zq - Z)+] in units of sigma
     short = 1 - levels
     sigma = np.maximum(np.nan_to_num(sigma, nan=1.0), 1e-9)
-    lo, hi = 0.0, float(sigma.max() * (waste.max() + 1) / max(short.min(), 1e-6)) * 10 + 1
-    pick = None
-    for _ in range(60):
+    lo, hi = 0.0, float(sigma.max() * (waste.max() + 1) / short.min()) + 1.0
+    for _ in range(50):
         lam = (lo + hi) / 2
-        cost = sigma[:, None] * waste[None, :] + lam * short[None, :]
-        pick = cost.argmin(axis=1)
+        pick = (sigma[:, None] * waste[None, :] + lam * short[None, :]).argmin(axis=1)
         if short[pick].mean() > alpha:
             lo = lam
         else:
             hi = lam
-    cost = sigma[:, None] * waste[None, :] + hi * short[None, :]
-    return zq[cost.argmin(axis=1)]
+    pick = (sigma[:, None] * waste[None, :] + hi * short[None, :]).argmin(axis=1)
+    return zq[pick]

@@ -24,6 +24,8 @@ from territoria.search.text import analyze
 
 MODES = ("bm25", "dense", "hybrid")
 RRF_K = 60
+HEAD_WEIGHT = 0.5  # share of the head chunk's BM25 score added to a document's best passage
+BM25_K1, BM25_B = 0.9, 0.4  # short chunks of similar length: light length normalisation
 
 
 @dataclass
@@ -85,7 +87,7 @@ def _build(store, tenant: str, version: tuple) -> ChunkIndex:
     idx = ChunkIndex(
         rows=np.asarray(rows, dtype=np.int64), doc_pos=np.asarray(doc_pos, dtype=np.int32), doc_ids=doc_ids,
         doc_meta=[meta.get(d, ("", "", None)) for d in doc_ids], is_head=np.asarray(is_head, dtype=bool),
-        bm25=BM25Index().fit(terms), version=version,
+        bm25=BM25Index(k1=BM25_K1, b=BM25_B).fit(terms), version=version,
     )
     _attach_dense(store, tenant, idx)
     return idx
@@ -177,17 +179,39 @@ def get_index(tenant: str | None = None, settings: Settings | None = None) -> Ch
 
 # -- scoring ------------------------------------------------------------------------------------
 
-def _doc_max(idx: ChunkIndex, chunk_pos: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per document: best chunk score and the position of that chunk (-1 if none)."""
+def _doc_max(idx: ChunkIndex, chunk_pos: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, "ChunkPicker"]:
+    """Per document: best chunk score (-inf if none), and a picker for the position of that chunk.
+
+    `chunk_pos` is ascending and a document's chunks are contiguous (they are written together), so
+    documents form segments and a segment-wise max (reduceat) replaces any sort.
+    """
     best = np.full(idx.n_docs, -np.inf, dtype=np.float32)
-    np.maximum.at(best, idx.doc_pos[chunk_pos], scores)
-    # position of the best chunk: sort by score and keep the first occurrence per doc
-    order = np.argsort(-scores, kind="stable")
-    docs = idx.doc_pos[chunk_pos[order]]
-    _, first = np.unique(docs, return_index=True)
-    best_chunk = np.full(idx.n_docs, -1, dtype=np.int64)
-    best_chunk[docs[first]] = chunk_pos[order[first]]
-    return best, best_chunk
+    if chunk_pos.size == 0:
+        return best, ChunkPicker(chunk_pos, scores, np.zeros(0, np.int64), np.zeros(0, np.int64), idx.n_docs)
+    docs = idx.doc_pos[chunk_pos]
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(docs)) + 1))
+    best[docs[starts]] = np.maximum.reduceat(scores, starts)
+    return best, ChunkPicker(chunk_pos, scores, starts, docs[starts], idx.n_docs)
+
+
+class ChunkPicker:
+    """Finds, for a few documents, the position of their best-scoring chunk (on demand)."""
+
+    def __init__(self, chunk_pos, scores, starts, seg_docs, n_docs):
+        self.chunk_pos, self.scores, self.starts = chunk_pos, scores, starts
+        self.seg_of_doc = np.full(n_docs, -1, dtype=np.int64)
+        self.seg_of_doc[seg_docs] = np.arange(len(seg_docs))
+        self.override: dict[int, int] = {}
+
+    def __getitem__(self, doc: int) -> int:
+        if doc in self.override:
+            return self.override[doc]
+        seg = self.seg_of_doc[doc]
+        if seg < 0:
+            return -1
+        a = self.starts[seg]
+        b = self.starts[seg + 1] if seg + 1 < len(self.starts) else len(self.scores)
+        return int(self.chunk_pos[a + int(np.argmax(self.scores[a:b]))])
 
 
 def _rank_docs(doc_scores: np.ndarray, mask: np.ndarray | None, depth: int) -> np.ndarray:
@@ -207,7 +231,7 @@ def _rank_docs(doc_scores: np.ndarray, mask: np.ndarray | None, depth: int) -> n
 class Signal:
     name: str
     doc_scores: np.ndarray
-    best_chunk: np.ndarray
+    best_chunk: "ChunkPicker"
     weight: float = 1.0
 
 
@@ -221,8 +245,16 @@ def bm25_signal(idx: ChunkIndex, query: str) -> Signal | None:
     nz = np.flatnonzero(s > 0)
     if nz.size == 0:
         return None
-    best, chunk = _doc_max(idx, nz, s[nz])
-    return Signal("bm25", best, chunk)
+    body = nz[~idx.is_head[nz]]
+    best, picker = _doc_max(idx, body, s[body])
+    # a document whose head (title + summary + keywords) matches gets that on top of its best passage
+    head = nz[idx.is_head[nz]]
+    hdocs = idx.doc_pos[head]
+    no_body = ~np.isfinite(best[hdocs])
+    best[hdocs] = np.where(no_body, 0.0, best[hdocs]) + HEAD_WEIGHT * s[head]
+    for d, h in zip(hdocs[no_body], head[no_body]):
+        picker.override[int(d)] = int(h)
+    return Signal("bm25", best, picker)
 
 
 def dense_signal(idx: ChunkIndex, query: str, model: str = "e5-small") -> Signal | None:
@@ -239,22 +271,32 @@ def dense_signal(idx: ChunkIndex, query: str, model: str = "e5-small") -> Signal
 
 
 def fuse(signals: list[Signal], n_docs: int, mask: np.ndarray | None, depth: int = 200
-         ) -> tuple[np.ndarray, np.ndarray]:
+         ) -> tuple[np.ndarray, "ChunkPicker | _FusedPicker"]:
     """Weighted reciprocal-rank fusion of document rankings → (fused doc scores, best chunk per doc)."""
-    fused = np.full(n_docs, -np.inf, dtype=np.float64)
-    chunk = np.full(n_docs, -1, dtype=np.int64)
+    fused = np.zeros(n_docs, dtype=np.float64)
+    seen = np.zeros(n_docs, dtype=bool)
     best_rank = np.full(n_docs, np.iinfo(np.int64).max, dtype=np.int64)
-    for sig in signals:
+    owner = np.full(n_docs, -1, dtype=np.int64)
+    for i, sig in enumerate(signals):
         ranked = _rank_docs(sig.doc_scores, mask, depth)
-        contrib = sig.weight / (RRF_K + 1 + np.arange(len(ranked)))
-        cur = fused[ranked]
-        fused[ranked] = np.where(np.isfinite(cur), cur, 0.0) + contrib
+        ranks = np.arange(len(ranked))
+        fused[ranked] += sig.weight / (RRF_K + 1 + ranks)
+        seen[ranked] = True
         # display chunk: the one from the signal that ranks the document best
-        better = np.arange(len(ranked)) < best_rank[ranked]
-        upd = ranked[better]
-        best_rank[upd] = np.arange(len(ranked))[better]
-        chunk[upd] = sig.best_chunk[upd]
-    return fused, chunk
+        better = ranks < best_rank[ranked]
+        best_rank[ranked[better]] = ranks[better]
+        owner[ranked[better]] = i
+    fused[~seen] = -np.inf
+    return fused, _FusedPicker(signals, owner)
+
+
+class _FusedPicker:
+    def __init__(self, signals: list[Signal], owner: np.ndarray):
+        self.signals, self.owner = signals, owner
+
+    def __getitem__(self, doc: int) -> int:
+        o = self.owner[doc]
+        return self.signals[o].best_chunk[int(doc)] if o >= 0 else -1
 
 
 def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None = None,
@@ -290,11 +332,12 @@ def _hits(idx: ChunkIndex, tenant: str, settings: Settings, docs: np.ndarray, sc
           chunks: np.ndarray) -> list[Hit]:
     from territoria.store import get_store
 
-    rows = [int(idx.rows[chunks[d]]) for d in docs if chunks[d] >= 0]
+    picked = {int(d): chunks[int(d)] for d in docs}
+    rows = [int(idx.rows[c]) for c in picked.values() if c >= 0]
     meta = get_store(settings).chunk_meta(tenant, rows)
     hits = []
     for d in docs:
-        c = chunks[d]
+        c = picked[int(d)]
         if c < 0:
             continue
         m = meta.get(int(idx.rows[c]))

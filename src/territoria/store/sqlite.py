@@ -220,8 +220,8 @@ class SQLiteStore:
         cur = self._conn.execute(
             f"SELECT c.row, c.chunk_id, c.doc_id, c.title, c.section, c.page, c.text, c.kind, c.char_start, "
             f"c.char_end, d.url, d.source, d.doc_type, d.date, d.visibility FROM chunks c JOIN documents d "
-            f"ON d.tenant = c.tenant AND d.doc_id = c.doc_id WHERE c.tenant = ? AND c.row IN ({marks})",
-            [tenant, *rows],
+            f"ON d.tenant = c.tenant AND d.doc_id = c.doc_id WHERE c.row IN ({marks}) AND +c.tenant = ?",
+            [*rows, tenant],
         )
         keys = ("row", "chunk_id", "doc_id", "title", "section", "page", "text", "kind", "char_start",
                 "char_end", "url", "source", "doc_type", "date", "visibility")

@@ -1,0 +1,299 @@
+"""Aid finder: importers, perimeter resolution, eligibility, finder, evaluation, CLI contract."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from territoria.aids import importers as I
+from territoria.aids.eligibility import Context, evaluate
+from territoria.aids.model import Aid
+from territoria.core.errors import TerritoriaError
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "aids"
+TODAY = date(2026, 12, 2)
+
+
+@pytest.fixture(scope="module")
+def geo(shared_dir):
+    from territoria.aids.perimeter import Geo
+
+    return Geo(shared_dir / "data" / "communes")
+
+
+def _rows(path: Path, ids: set[str] | None = None, n: int | None = None) -> list[dict]:
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if (ids is None or r["id"] in ids) and (n is None or len(out) < n):
+                out.append(r)
+    return out
+
+
+# -- perimeter ---------------------------------------------------------------------------------------------
+
+def test_resolve_insee_postcode_name(geo):
+    r = geo.resolve("70550")
+    assert r.status == "ok" and r.commune.name == "Vesoul"
+    t = geo.territory(r.commune)
+    assert "70" in t.departements and "27" in t.regions and t.epcis  # EPCI, département, région
+    r = geo.resolve("70000", prefer="postcode")
+    assert r.status in ("ok", "ambiguous")
+    assert "70550" in ([r.commune.code] if r.status == "ok" else [c.code for c in r.candidates])
+    r = geo.resolve("vesoul")
+    assert r.status == "ok" and r.commune.code == "70550"
+
+
+def test_resolve_disambiguation(geo):
+    r = geo.resolve("Saint-Denis")
+    assert r.status == "ambiguous" and len(r.candidates) > 1
+    assert "précisez" in r.message
+    assert {"93066", "97411"} <= {c.code for c in r.candidates}
+    assert geo.resolve("Saint-Denis (93)").commune.code == "93066"
+    assert geo.resolve("Saint-Denis 97400").commune.code == "97411"
+    assert geo.resolve("St Denis, La Réunion").commune.code == "97411"
+    typo = geo.resolve("Vesoule")
+    assert typo.status == "not_found" and "Vesoul" in typo.message
+
+
+def test_arrondissement_belongs_to_parent_commune(geo):
+    t = geo.territory(geo.resolve("75112").commune)
+    assert {"75112", "75056"} <= t.communes and "11" in t.regions
+
+
+def test_aid_perimeter_contains_commune(geo):
+    aid = Aid(id="x/1", source="x", source_id="1", name="Aide",
+              conditions=[{"type": "territory", "level": "departement", "codes": ["70"]}])
+    inside = Context(profile={}, territory=geo.territory(geo.commune("70550")), today=TODAY, geo=geo)
+    outside = Context(profile={}, territory=geo.territory(geo.commune("25056")), today=TODAY, geo=geo)
+    assert evaluate(aid, inside).status == "eligible"
+    e = evaluate(aid, outside)
+    assert e.status == "ineligible" and "Besançon" in e.failed[0]
+
+
+# -- importers on real slices ------------------------------------------------------------------------------------
+
+def test_import_aides_jeunes_slice(shared_dir, geo):
+    path = shared_dir / "data" / "aids" / "aides_jeunes_benefits.jsonl"
+    rows = _rows(path, n=40) + _rows(path, {"benefit_front_test", "pass_culture"})
+    assert I.detect_kind(path) == "aides-jeunes"
+    b = I.convert_aides_jeunes(rows, geo)
+    ids = {a.id for a in b.aids}
+    assert all(i.startswith("aides-jeunes/") for i in ids)
+    assert "aides-jeunes/benefit_front_test" not in ids and any(s[0] == "benefit_front_test" for s in b.skipped)
+    caf = next(a for a in b.aids if a.source_id.startswith("aide-au-bafa-pour-une-session-de-formation"))
+    assert caf.perimeter["level"] == "departement" and caf.perimeter["codes"] == ["74"]
+    assert any(n.get("type") == "age" for n in caf.conditions) and caf.amount.get("max") == 200
+    assert caf.attribution and "aides-jeunes" in caf.attribution
+
+
+def test_import_aides_velo_and_mission_transition_slices(shared_dir, geo):
+    d = shared_dir / "data" / "aids"
+    v = I.convert_aides_velo(_rows(d / "aides_velo.jsonl", {"cotentin", "region centre", "paris"}), geo)
+    cot = next(a for a in v.aids if a.id == "aides-velo/cotentin")
+    assert cot.perimeter == {"level": "epci", "codes": ["200067205"], "name": "CA du Cotentin"}
+    assert cot.amount["max"] == 350
+    centre = next(a for a in v.aids if a.id == "aides-velo/region centre")
+    tours = Context(profile={"age": 30}, territory=geo.territory(geo.commune("37261")), today=TODAY, geo=geo)
+    assert evaluate(centre, tours).status == "ineligible"  # "non applicable si" Tours Métropole
+    m = I.convert_mission_transition(_rows(d / "mission_transition_programs.jsonl", n=30), geo)
+    assert all(a.id.startswith("mission-transition/") and "entreprise" in a.audiences for a in m.aids)
+    assert any(a.perimeter["level"] in ("region", "regions") for a in m.aids)
+
+
+def test_aides_territoires_importer(geo):
+    rows = I.read_rows(FIX / "aides_territoires_api.json")
+    assert I.detect_kind(FIX / "aides_territoires_api.json", rows) == "aides-territoires"
+    b = I.convert_aides_territoires(rows, geo)
+    a = {x.source_id: x for x in b.aids}
+    reno = a["910001"]
+    assert reno.id == "aides-territoires/910001"
+    assert reno.perimeter["level"] == "region" and reno.perimeter["codes"] == ["27"]
+    assert set(reno.audiences) == {"commune", "epci"} and reno.aid_types == ["subvention"]
+    assert reno.end_date == "2027-06-30" and reno.amount["rate_max"] == 50
+    assert "Transition énergétique" in reno.themes and "<" not in reno.description
+    assert a["910002"].perimeter["level"] == "national" and a["910002"].amount["max"] == 100000
+    assert a["910003"].perimeter["codes"] == ["70"] and a["910003"].is_expired(TODAY)
+    assert a["910004"].perimeter["level"] == "unknown"  # a basin: to check, never silently eligible
+    ctx = Context(profile={"audience": "commune"}, territory=geo.territory(geo.commune("13055")), today=TODAY, geo=geo)
+    assert evaluate(a["910004"], ctx).status == "to_check"
+
+
+def test_generic_csv_with_mapping(geo):
+    mapping = json.loads((FIX / "region_mapping.json").read_text(encoding="utf-8"))
+    rows = I.read_rows(FIX / "region_catalogue.csv")
+    b = I.convert_generic(rows, geo, source=mapping["source"], mapping=mapping)
+    a = {x.source_id: x for x in b.aids}
+    assert set(a) == {"BFC-001", "BFC-002", "BFC-003"} and a["BFC-001"].id == "region-bfc/BFC-001"
+    assert a["BFC-001"].perimeter["codes"] == ["27"] and a["BFC-001"].audiences == ["particulier"]
+    assert a["BFC-001"].end_date == "2027-12-31" and a["BFC-001"].amount["max"] == 1500
+    young = Context(profile={"age": 30, "audience": "particulier"},
+                    territory=geo.territory(geo.commune("70550")), today=TODAY, geo=geo)
+    e = evaluate(a["BFC-001"], young)
+    assert e.status == "ineligible" and any("25 ans" in f for f in e.failed)
+    with pytest.raises(TerritoriaError):
+        I.convert_generic([{"foo": "bar"}], geo, source="x")
+
+
+# -- eligibility ---------------------------------------------------------------------------------------------------
+
+def test_eligibility_age_bound_and_unknown_fact(geo):
+    aid = Aid(id="t/majeur", source="t", source_id="majeur", name="Aide", audiences=["particulier"],
+              conditions=[{"type": "age", "op": ">=", "value": 18},
+                          {"type": "quotient_familial", "op": "<=", "value": 900, "period": "month"}])
+    terr = geo.territory(geo.commune("70550"))
+    e = evaluate(aid, Context(profile={"age": 16}, territory=terr, today=TODAY, geo=geo))
+    assert e.status == "ineligible" and "au moins 18 ans" in e.failed[0] and "16 ans" in e.failed[0]
+    e = evaluate(aid, Context(profile={}, territory=terr, today=TODAY, geo=geo))
+    assert e.status == "to_check" and "Quel âge avez-vous ?" in e.questions
+    assert any("quotient familial" in q for q in e.questions)
+    e = evaluate(aid, Context(profile={"age": 20, "quotient_familial": 700}, territory=terr, today=TODAY, geo=geo))
+    assert e.status == "eligible"
+    # A fact only read from the need text never makes an aid ineligible.
+    e = evaluate(aid, Context(profile={"age": 16, "quotient_familial": 700}, territory=terr, today=TODAY, geo=geo,
+                              soft={"age"}))
+    assert e.status == "to_check"
+
+
+def test_profile_facts_from_text(geo):
+    from territoria.aids.profile import extract_facts
+
+    f = extract_facts("J'ai 19 ans, je suis apprentie et j'habite à Vesoul", geo)
+    assert f["age"] == 19 and f["statut"] == "apprenti" and f["commune"] == "70550"
+    f = extract_facts("Notre association sportive de 3 salariés veut isoler son gymnase")
+    assert f["audience"] == "association" and f["effectif"] == 3
+
+
+# -- finder on a real small catalogue ---------------------------------------------------------------------------------
+
+SMALL_AJ = {"aide_financement_permis_apprenti", "region-bourgogne-franche-comte-aide-au-permis-de-conduire",
+            "nouvelle_aquitaine_aide_permis", "bretagne-aide-code-permis", "caf-aide-nationale-bafa",
+            "caf-haute-saone-aide-bafa", "caf-doubs-aide-bafa-generale", "aide_logement", "pass_culture",
+            "pass_sport", "region-bourgogne-franche-comte-ordil", "mobili_jeune", "haute_saone_aide_permis",
+            "region-bourgogne-franche-comte-abonnement-scolaire-bfc", "aide_formation_gen"}
+SMALL_AV = {"occitanie", "ile de france", "epinal", "grand besançon", "paris"}
+SMALL_MT = {"accelerateur-decarbonation", "diag-decarbon-action", "diag-eco-flux", "baisse-les-watts"}
+
+
+@pytest.fixture(scope="module")
+def small_catalogue(shared_dir, tmp_path_factory):
+    from territoria.aids.catalogue import import_paths
+    from territoria.core.settings import Settings, get_settings, set_settings
+
+    src = tmp_path_factory.mktemp("aids_src")
+    d = shared_dir / "data" / "aids"
+    for name, ids in (("aides_jeunes_benefits.jsonl", SMALL_AJ), ("aides_velo.jsonl", SMALL_AV),
+                      ("mission_transition_programs.jsonl", SMALL_MT)):
+        with open(src / name, "w", encoding="utf-8") as fh:
+            for r in _rows(d / name, ids):
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    data = tmp_path_factory.mktemp("aids_data")
+    old = get_settings()
+    settings = set_settings(Settings(data_dir=data))
+    os.environ["TERRITORIA_DATA_DIR"] = str(data)
+    os.environ["TERRITORIA_TODAY"] = TODAY.isoformat()
+    report = import_paths([shared_dir / "data" / "communes", src], index=True, settings=settings)
+    yield settings, report
+    set_settings(old)
+    os.environ.pop("TERRITORIA_TODAY", None)
+
+
+def test_import_report(small_catalogue):
+    settings, rep = small_catalogue
+    assert rep.geo and rep.total >= 20
+    assert {s["source"] for s in rep.sources} == {"aides-jeunes", "aides-velo", "mission-transition"}
+    assert rep.indexed is not None or rep.index_note  # documents for the assistant, or a note saying why not
+
+
+def test_find_ranks_eligible_aids_with_reasons(small_catalogue):
+    from territoria.aids.finder import find_aids
+
+    res = find_aids({"commune": "70550", "age": 19, "audience": "particulier"}, "financer mon permis de conduire")
+    ids = [r["id"] for r in res]
+    assert ids and ids[0] in {"aides-jeunes/haute_saone_aide_permis",
+                              "aides-jeunes/region-bourgogne-franche-comte-aide-au-permis-de-conduire",
+                              "aides-jeunes/aide_financement_permis_apprenti"}
+    assert "aides-jeunes/bretagne-aide-code-permis" not in ids  # other région: never shown
+    assert "aides-jeunes/nouvelle_aquitaine_aide_permis" not in ids
+    top = res[0]
+    for key in ("id", "name", "eligibility", "score", "reasons", "questions", "failed_conditions", "amount",
+                "deadline", "url", "perimeter"):
+        assert key in top
+    assert top["eligibility"] in ("eligible", "to_check") and any("Vesoul" in r for r in top["reasons"])
+    assert any(r.startswith("L'aide dit") for r in top["reasons"])  # cites the aid's own text
+    full = find_aids({"commune": "70550", "age": 19}, "financer mon permis de conduire", k=30,
+                     include_ineligible=True)
+    bzh = next(r for r in full if r["id"] == "aides-jeunes/bretagne-aide-code-permis")
+    assert bzh["eligibility"] == "ineligible" and bzh["failed_conditions"]
+
+
+def test_find_understands_own_words_and_business(small_catalogue):
+    from territoria.aids.finder import find_aids
+
+    res = find_aids({"commune": "34172", "age": 40}, "je veux aller au boulot en pédalant avec une batterie", k=3)
+    assert res and res[0]["id"] == "aides-velo/occitanie"
+    res = find_aids({"commune": "69123", "audience": "entreprise", "effectif": 12},
+                    "nos fours consomment trop d'électricité", k=5)
+    assert res and all(r["id"].startswith("mission-transition/") for r in res)
+    assert all(not r["id"].startswith("aides-jeunes/") for r in res)  # a company gets no youth aid
+
+
+def test_missing_profile_questions_and_conversation(small_catalogue):
+    from territoria.aids.conversation import AidConversation
+    from territoria.aids.finder import missing_profile_questions
+
+    qs = missing_profile_questions({}, "passer mon permis")
+    assert any("commune" in q for q in qs) and any("âge" in q for q in qs)
+    assert missing_profile_questions({"commune": "70550", "age": 19, "audience": "particulier"},
+                                     "passer mon permis") is not None
+    conv = AidConversation()
+    r = conv.answer("je voudrais passer mon permis de conduire")
+    assert "commune" in r["text"]
+    r = conv.answer("Vesoul")
+    assert "âge" in r["text"]
+    r = conv.answer("19 ans")
+    assert r["results"] and "permis" in r["text"].lower()
+
+
+def test_eval_cli_json_keys(small_catalogue, tmp_path):
+    from typer.testing import CliRunner
+
+    from territoria.cli import app
+
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in [
+        {"profile": {"commune": "70550", "age": 19, "audience": "particulier"}, "need": "aide pour le BAFA",
+         "expected_ids": ["aides-jeunes/caf-aide-nationale-bafa", "aides-jeunes/caf-haute-saone-aide-bafa"],
+         "ineligible_ids": ["aides-jeunes/caf-doubs-aide-bafa-generale"]},
+        {"profile": {"commune": "88160", "age": 35, "audience": "particulier"}, "need": "acheter un vélo électrique",
+         "expected_ids": ["aides-velo/epinal"], "ineligible_ids": ["aides-velo/occitanie"]},
+    ]), encoding="utf-8")
+    runner = CliRunner()
+    settings, _ = small_catalogue
+    out = runner.invoke(app, ["--data-dir", str(settings.data_dir), "eval", "aids", str(cases), "--json"])
+    assert out.exit_code == 0, out.output
+    res = json.loads(out.stdout)
+    assert {"n", "top1", "top3", "ineligible_in_top3_rate", "p95_ms"} <= set(res)
+    assert res["n"] == 2 and res["top3"] == 1.0 and res["ineligible_in_top3_rate"] == 0.0
+    out = runner.invoke(app, ["--data-dir", str(settings.data_dir), "aids", "find", "--profile",
+                              '{"commune": "Vesoul", "age": 19}', "--need", "aide pour le BAFA", "--json"])
+    assert out.exit_code == 0, out.output
+    found = json.loads(out.stdout)
+    assert found["results"][0]["id"] in {"aides-jeunes/caf-aide-nationale-bafa", "aides-jeunes/caf-haute-saone-aide-bafa"}
+
+
+def test_eval_on_empty_catalogue_says_what_to_do(tmp_path):
+    from typer.testing import CliRunner
+
+    from territoria.cli import app
+
+    cases = tmp_path / "c.jsonl"
+    cases.write_text(json.dumps({"profile": {"commune": "70550"}, "need": "x", "expected_ids": []}), encoding="utf-8")
+    out = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "empty"), "eval", "aids", str(cases), "--json"])
+    assert out.exit_code == 1
+    assert "territoria aids import" in out.output and "Aucune aide" in out.output
