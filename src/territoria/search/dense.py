@@ -1,8 +1,9 @@
 """Dense vectors: which chunks get which embedder, computing the missing ones, exact similarity.
 
-Embedding plan (measured on the Service-Public fiches, see bench/): e5-small is the better model but
-costs ~700 words/s on 2 cores, so it encodes every document's head chunk (title + summary) and the
-body chunks; USE (about 10× faster) is an optional extra signal.
+Embedding plan (measured on the Service-Public fiches, see bench/ and docs/search.md): e5-small is the
+better model but costs ~700 words/s on 2 cores, too slow for every passage of a large corpus (~4 M words
+for the 3,657 fiches: over 1.5 h), so it encodes each document's head passage (title + summary + opening);
+USE, about 10× faster, encodes every passage, which finds answers buried deep in long pages.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _plan_from_env(default: str) -> dict[str, tuple[str, ...]]:
 
 
 # model name -> chunk kinds it encodes
-DEFAULT_PLAN: dict[str, tuple[str, ...]] = _plan_from_env("e5-small:head,body")
+DEFAULT_PLAN: dict[str, tuple[str, ...]] = _plan_from_env("e5-small:head;use-m3:head,body")
 
 
 def embed_key(text: str) -> str:

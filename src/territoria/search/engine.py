@@ -8,9 +8,11 @@ vectors computed in the background become searchable as they arrive.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,9 @@ from territoria.search.text import analyze
 MODES = ("bm25", "dense", "hybrid")
 RRF_K = 60
 HEAD_WEIGHT = 0.5  # share of the head chunk's BM25 score added to a document's best passage
-BM25_K1, BM25_B = 0.9, 0.4  # short chunks of similar length: light length normalisation
+BM25_K1, BM25_B = 0.9, 0.4
+FUSION = os.environ.get("TERRITORIA_FUSION", "z")  # "z" (standardised scores) or "rrf"
+SIGNAL_WEIGHTS = {"bm25": 1.5, "e5-small": 1.0, "use-m3": 1.0}  # short chunks of similar length: light length normalisation
 
 
 @dataclass
@@ -257,6 +261,13 @@ def bm25_signal(idx: ChunkIndex, query: str) -> Signal | None:
     return Signal("bm25", best, picker)
 
 
+@lru_cache(maxsize=2048)
+def _query_vector(model: str, query: str) -> np.ndarray:
+    from territoria.models.embeddings import get_embedder
+
+    return get_embedder(model).embed_queries([query])[0]
+
+
 def dense_signal(idx: ChunkIndex, query: str, model: str = "e5-small") -> Signal | None:
     from territoria.models.embeddings import get_embedder
 
@@ -264,10 +275,40 @@ def dense_signal(idx: ChunkIndex, query: str, model: str = "e5-small") -> Signal
     if entry is None:
         return None
     pos, dm = entry
-    q = get_embedder(model).embed_queries([query])[0]
+    q = _query_vector(model, query)
     s = dm.scores(q)
     best, chunk = _doc_max(idx, pos, s)
     return Signal(model, best, chunk)
+
+
+def fuse_z(signals: list[Signal], n_docs: int, mask: np.ndarray | None, depth: int = 200
+           ) -> tuple[np.ndarray, "_FusedPicker"]:
+    """Weighted sum of standardised scores (z-scores over each signal's top documents).
+
+    Unlike rank fusion it keeps how far ahead a document is in each signal; a document missing from a
+    signal's top list gets that list's lowest z-score.
+    """
+    fused = np.zeros(n_docs, dtype=np.float64)
+    seen = np.zeros(n_docs, dtype=bool)
+    owner = np.full(n_docs, -1, dtype=np.int64)
+    best_z = np.full(n_docs, -np.inf)
+    for i, sig in enumerate(signals):
+        ranked = _rank_docs(sig.doc_scores, mask, depth)
+        if len(ranked) == 0:
+            continue
+        top = sig.doc_scores[ranked].astype(np.float64)
+        mu, sd = float(top.mean()), float(top.std()) or 1.0
+        z = (top - mu) / sd
+        floor = float(z.min())
+        contrib = np.full(n_docs, floor * sig.weight)
+        contrib[ranked] = z * sig.weight
+        fused += contrib
+        seen[ranked] = True
+        better = z > best_z[ranked]
+        best_z[ranked[better]] = z[better]
+        owner[ranked[better]] = i
+    fused[~seen] = -np.inf
+    return fused, _FusedPicker(signals, owner)
 
 
 def fuse(signals: list[Signal], n_docs: int, mask: np.ndarray | None, depth: int = 200
@@ -320,10 +361,14 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
                 signals.append(s)
     if not signals:
         return []
+    for sig in signals:
+        sig.weight = SIGNAL_WEIGHTS.get(sig.name, 1.0)
     if len(signals) == 1:
         scores, chunks = signals[0].doc_scores, signals[0].best_chunk
-    else:
+    elif FUSION == "rrf":
         scores, chunks = fuse(signals, idx.n_docs, mask)
+    else:
+        scores, chunks = fuse_z(signals, idx.n_docs, mask)
     top = _rank_docs(scores, mask, k)
     return _hits(idx, tenant or settings.tenant, settings, top, scores, chunks)
 
