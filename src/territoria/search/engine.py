@@ -261,6 +261,13 @@ def bm25_signal(idx: ChunkIndex, query: str) -> Signal | None:
     return Signal("bm25", best, picker)
 
 
+@lru_cache(maxsize=1)
+def _pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="territoria-query")
+
+
 @lru_cache(maxsize=2048)
 def _query_vector(model: str, query: str) -> np.ndarray:
     from territoria.models.embeddings import get_embedder
@@ -350,15 +357,17 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
         return []
     mask = idx.doc_mask(filters)
     signals: list[Signal] = []
+    # query encoders run in worker threads (native code, GIL released) while BM25 scores
+    futures = [_pool().submit(_query_vector, m, query) for m in idx.dense] if mode != "bm25" else []
     if mode in ("bm25", "hybrid"):
         s = bm25_signal(idx, query)
         if s:
             signals.append(s)
-    if mode in ("dense", "hybrid"):
-        for model in idx.dense:
-            s = dense_signal(idx, query, model)
-            if s:
-                signals.append(s)
+    for f, model in zip(futures, idx.dense):
+        f.result()
+        s = dense_signal(idx, query, model)
+        if s:
+            signals.append(s)
     if not signals:
         return []
     for sig in signals:

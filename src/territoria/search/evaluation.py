@@ -12,6 +12,12 @@ import numpy as np
 from territoria.core.errors import TerritoriaError
 
 
+def _clear_query_cache() -> None:
+    from territoria.search.engine import _query_vector
+
+    _query_vector.cache_clear()
+
+
 def load_qa(path: Path) -> list[dict]:
     rows = []
     try:
@@ -57,6 +63,7 @@ def evaluate(rows: list[dict], search_fn: Callable[[str, str], tuple[list, float
     rows = [r for r in rows if r.get("relevant_ids")]
     result: dict = {"n": len(rows), "modes": {}}
     for mode in modes:
+        _clear_query_cache()  # each mode pays for its own query encoding (honest latency)
         per: list[dict] = []
         lat: list[float] = []
         groups: dict[str, list[dict]] = {}

@@ -1,0 +1,460 @@
+"""Territoria HTTP API (FastAPI). OpenAPI documentation at /docs.
+
+- `POST /api/search`              hybrid / lexical / dense search
+- `POST /api/ask`                 grounded answer (JSON, or Server-Sent Events with "stream": true
+                                  or `Accept: text/event-stream`)
+- `POST /api/documents`           upload files (multipart), ingested in the background → job
+- `GET  /api/jobs/{job_id}`       status of an ingestion job
+- `GET  /api/documents`           list; `GET/DELETE /api/documents/{doc_id}`
+- `POST /v1/chat/completions`     OpenAI-compatible chat (stream and non-stream), answered by the grounded
+                                  assistant with its citations; `GET /v1/models`; `POST /v1/embeddings`
+- `GET  /`                        a small chat page for phones and desks
+
+Errors are JSON: {"error": {"message": "<French message>", "hint": "...", "code": "..."}}.
+The tenant is taken from the `X-Territoria-Tenant` header, else the request's `tenant` field, else the
+configured default. If TERRITORIA_API_KEYS is set (comma-separated), requests must carry
+`Authorization: Bearer <key>` (full roles arrive with the trust layer).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, Literal, Optional, Union
+
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from territoria.core.errors import NotFoundError, TerritoriaError
+from territoria.core.settings import get_settings
+
+log = logging.getLogger("territoria.web")
+ASSISTANT_MODEL_ID = "territoria-assistant"
+
+
+class ApiError(TerritoriaError):
+    def __init__(self, message: str, *, status: int = 400, code: str = "bad_request", hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+
+
+def _error_body(message: str, code: str, hint: str | None = None) -> dict:
+    return {"error": {"message": message, "hint": hint, "code": code}}
+
+
+# -- request models ---------------------------------------------------------------------------------
+
+class SearchFilters(BaseModel):
+    source: Optional[str] = None
+    doc_type: Optional[str] = None
+    date_from: Optional[str] = Field(None, description="AAAA-MM-JJ")
+    date_to: Optional[str] = Field(None, description="AAAA-MM-JJ")
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(..., description="La question ou les mots cherchés.")
+    k: int = Field(10, ge=1, le=200)
+    mode: Literal["bm25", "dense", "hybrid"] = "hybrid"
+    tenant: Optional[str] = None
+    filters: Optional[SearchFilters] = None
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., description="La question de l'usager, en français.")
+    tenant: Optional[str] = None
+    conversation_id: Optional[str] = Field(None, description="Pour les questions de suivi d'un même échange.")
+    backend: Optional[Literal["embedded", "openai"]] = None
+    stream: bool = Field(False, description="Réponse en Server-Sent Events, phrase par phrase.")
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: Union[str, list[Any], None] = None
+
+
+class ChatRequest(BaseModel):
+    model: Optional[str] = None
+    messages: list[ChatMessage]
+    stream: bool = False
+    max_tokens: Optional[int] = None
+    temperature: Optional[float] = None
+    user: Optional[str] = None
+    tenant: Optional[str] = None  # extension
+
+
+class EmbeddingsRequest(BaseModel):
+    input: Union[str, list[str]]
+    model: Optional[str] = None
+    encoding_format: Optional[str] = None
+    input_type: Optional[Literal["query", "passage"]] = Field(
+        None, description="Extension : e5 distingue requêtes et passages (par défaut : query, symétrique).")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+def _tenant(x_territoria_tenant: Optional[str] = None, body_tenant: Optional[str] = None) -> str:
+    t = x_territoria_tenant or body_tenant or get_settings().tenant
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", t):
+        raise ApiError(f"Nom de collectivité (tenant) invalide : « {t} ».", code="invalid_tenant",
+                       hint="Utilisez des lettres, chiffres, tirets, points ou soulignés.")
+    return t
+
+
+def _auth(authorization: Optional[str] = Header(None)) -> None:
+    keys = [k.strip() for k in os.environ.get("TERRITORIA_API_KEYS", "").split(",") if k.strip()]
+    if not keys:
+        return
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    if token not in keys:
+        raise ApiError("Clé d'accès absente ou invalide.", status=401, code="unauthorized",
+                       hint="Ajoutez l'en-tête « Authorization: Bearer <clé> ».")
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _text_of(content) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for p in content:  # OpenAI "content parts"
+        if isinstance(p, dict) and p.get("type") == "text":
+            parts.append(str(p.get("text") or ""))
+        elif isinstance(p, str):
+            parts.append(p)
+    return "\n".join(parts)
+
+
+def _sources_block(citations: list[dict]) -> str:
+    from territoria.assistant.prompts import SOURCES_HEADER
+
+    if not citations:
+        return ""
+    lines = [SOURCES_HEADER]
+    for c in citations:
+        where = f", p. {c['page']}" if c.get("page") else ""
+        lines.append(f"[{c['n']}] {c['title']}{where}" + (f" — {c['url']}" if c.get("url") else ""))
+    return "\n\n" + "\n".join(lines)
+
+
+def _history_from_messages(msgs: list[ChatMessage]) -> tuple[str, list[dict]]:
+    """Last user message = the question; earlier user/assistant pairs = conversation history."""
+    users = [i for i, m in enumerate(msgs) if m.role == "user"]
+    if not users:
+        raise ApiError("Aucun message de l'usager (« role »: « user ») dans la requête.", code="no_question")
+    last = users[-1]
+    question = _text_of(msgs[last].content)
+    history: list[dict] = []
+    pending: dict | None = None
+    for m in msgs[:last]:
+        if m.role == "user":
+            pending = {"question": _text_of(m.content), "answer": ""}
+            history.append(pending)
+        elif m.role == "assistant" and pending is not None:
+            pending["answer"] = re.split(r"\n\nSources :", _text_of(m.content))[0]
+    return question, history[-4:]
+
+
+# -- the application -------------------------------------------------------------------------------
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Territoria",
+        description="API de Territoria : recherche et assistant documentaire sourcé pour les collectivités, "
+                    "API compatible OpenAI (/v1).",
+        version="0.1.0",
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return JSONResponse(_error_body(exc.message, exc.code, exc.hint), status_code=exc.status)
+
+    @app.exception_handler(NotFoundError)
+    async def _nf_error(request: Request, exc: NotFoundError):
+        return JSONResponse(_error_body(exc.message, "not_found", exc.hint), status_code=404)
+
+    @app.exception_handler(TerritoriaError)
+    async def _t_error(request: Request, exc: TerritoriaError):
+        return JSONResponse(_error_body(exc.message, "error", exc.hint), status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        problems = []
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path"))
+            kind = e.get("type", "")
+            if kind == "missing":
+                problems.append(f"champ « {loc} » manquant")
+            elif kind.startswith("literal") or kind == "enum":
+                problems.append(f"valeur non autorisée pour « {loc} »")
+            elif "greater" in kind or "less" in kind:
+                problems.append(f"valeur hors limites pour « {loc} »")
+            else:
+                problems.append(f"valeur invalide pour « {loc} »")
+        return JSONResponse(_error_body("Requête invalide : " + "; ".join(problems) + ".", "invalid_request",
+                                        "Consultez la documentation de l'API sur /docs."), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        messages = {404: "Adresse introuvable.", 405: "Méthode non autorisée pour cette adresse.",
+                    413: "Fichier trop volumineux."}
+        msg = messages.get(exc.status_code, f"Erreur HTTP {exc.status_code}.")
+        return JSONResponse(_error_body(msg, f"http_{exc.status_code}", "Consultez la documentation sur /docs."),
+                            status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):
+        log.exception("internal error")
+        return JSONResponse(_error_body(f"Erreur interne ({exc.__class__.__name__}).", "internal_error",
+                                        "Réessayez ; si le problème persiste, contactez l'administrateur."),
+                            status_code=500)
+
+    # -- pages (web interface: citizen chat at /, agent space, widget; see web/ui/) --
+    from territoria.web.ui import mount_ui
+
+    mount_ui(app)
+
+    @app.get("/api/health", tags=["système"], summary="État du service")
+    def health(x_territoria_tenant: Optional[str] = Header(None)):
+        from territoria.store import get_store
+
+        t = _tenant(x_territoria_tenant)
+        return {"status": "ok", "tenant": t, "documents": get_store().count_documents(t)}
+
+    # -- search --
+    @app.post("/api/search", tags=["recherche"], summary="Rechercher dans les documents",
+              dependencies=[Depends(_auth)])
+    def api_search(req: SearchRequest, x_territoria_tenant: Optional[str] = Header(None)):
+        from territoria.search.engine import Filters, search
+
+        t = _tenant(x_territoria_tenant, req.tenant)
+        if not req.query.strip():
+            raise ApiError("La recherche est vide.", code="empty_query", hint="Saisissez des mots ou une question.")
+        f = req.filters or SearchFilters()
+        t0 = time.perf_counter()
+        hits = search(req.query, k=req.k, mode=req.mode, tenant=t,
+                      filters=Filters(source=f.source, doc_type=f.doc_type, date_from=f.date_from, date_to=f.date_to))
+        return {"query": req.query, "mode": req.mode, "tenant": t, "hits": [h.to_dict() for h in hits],
+                "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
+
+    # -- assistant --
+    @app.post("/api/ask", tags=["assistant"], summary="Poser une question à l'assistant (réponse sourcée)",
+              dependencies=[Depends(_auth)],
+              responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}})
+    def api_ask(req: AskRequest, accept: Optional[str] = Header(None),
+                x_territoria_tenant: Optional[str] = Header(None)):
+        from territoria.assistant.service import ask, ask_stream
+
+        t = _tenant(x_territoria_tenant, req.tenant)
+        kw = dict(tenant=t, conversation_id=req.conversation_id, backend=req.backend)
+        if req.stream or "text/event-stream" in (accept or ""):
+            from territoria.assistant.service import _clean_question
+
+            _clean_question(req.question)  # validation errors as JSON, before the stream starts
+
+            def events() -> Iterator[str]:
+                for ev in ask_stream(req.question, **kw):
+                    kind = ev.pop("type", "message")
+                    yield _sse(kind, ev)
+
+            return StreamingResponse(events(), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return ask(req.question, **kw).to_dict()
+
+    # -- documents --
+    @app.post("/api/documents", tags=["documents"], status_code=202, dependencies=[Depends(_auth)],
+              summary="Déposer des documents (ingestion en arrière-plan)")
+    async def upload(files: list[UploadFile] = File(..., description="PDF, DOCX, ODT, HTML, TXT, CSV, JSONL…"),
+                     tenant: Optional[str] = Form(None), source: Optional[str] = Form(None),
+                     x_territoria_tenant: Optional[str] = Header(None)):
+        from territoria.web.jobs import Job, jobs
+
+        settings = get_settings().ensure()
+        t = _tenant(x_territoria_tenant, tenant)
+        if not files:
+            raise ApiError("Aucun fichier reçu.", code="no_file", hint="Envoyez un ou plusieurs champs « files ».")
+        job_id = jobs.new_id()
+        folder = jobs.upload_dir(settings, t, job_id)
+        names = []
+        for f in files:
+            name = Path(f.filename or "document").name
+            name = re.sub(r"[^\w.\- ()àâäéèêëîïôöùûüç]", "_", name).strip(". ") or "document"
+            dest = folder / name
+            size = 0
+            with open(dest, "wb") as out:
+                while chunk := await f.read(1024 * 1024):
+                    size += len(chunk)
+                    if size > settings.max_file_bytes:
+                        out.close()
+                        dest.unlink(missing_ok=True)
+                        raise ApiError(f"Le fichier « {name} » dépasse la taille maximale "
+                                       f"({settings.max_file_bytes // (1024 * 1024)} Mo).", status=413,
+                                       code="file_too_large", hint="Découpez-le ou augmentez TERRITORIA_MAX_FILE_MB.")
+                    out.write(chunk)
+            names.append(name)
+        job = jobs.submit(settings, Job(job_id=job_id, tenant=t, files=names, source=source or "upload"), folder)
+        return {**job.to_dict(), "status_url": f"/api/jobs/{job_id}"}
+
+    @app.get("/api/jobs/{job_id}", tags=["documents"], summary="État d'une ingestion", dependencies=[Depends(_auth)])
+    def job_status(job_id: str):
+        from territoria.web.jobs import jobs
+
+        job = jobs.get(job_id)
+        if job is None:
+            raise ApiError(f"Tâche « {job_id} » introuvable.", status=404, code="not_found")
+        return job.to_dict()
+
+    @app.get("/api/documents", tags=["documents"], summary="Lister les documents", dependencies=[Depends(_auth)])
+    def list_documents(tenant: Optional[str] = None, source: Optional[str] = None,
+                       limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
+                       x_territoria_tenant: Optional[str] = Header(None)):
+        from dataclasses import asdict
+
+        from territoria.store import get_store
+
+        t = _tenant(x_territoria_tenant, tenant)
+        store = get_store()
+        docs = store.list_documents(t, source=source, limit=limit, offset=offset)
+        return {"tenant": t, "total": store.count_documents(t), "documents": [asdict(d) for d in docs]}
+
+    @app.get("/api/documents/{doc_id:path}", tags=["documents"], summary="Un document",
+             dependencies=[Depends(_auth)])
+    def get_document(doc_id: str, tenant: Optional[str] = None, x_territoria_tenant: Optional[str] = Header(None)):
+        from dataclasses import asdict
+
+        from territoria.store import get_store
+
+        t = _tenant(x_territoria_tenant, tenant)
+        d = get_store().get_document(t, doc_id)
+        if d is None:
+            raise ApiError(f"Document « {doc_id} » introuvable.", status=404, code="not_found",
+                           hint="Listez les documents avec GET /api/documents.")
+        return asdict(d)
+
+    @app.delete("/api/documents/{doc_id:path}", tags=["documents"], summary="Supprimer un document",
+                dependencies=[Depends(_auth)])
+    def delete_document(doc_id: str, tenant: Optional[str] = None, x_territoria_tenant: Optional[str] = Header(None)):
+        from territoria.store import get_store
+
+        t = _tenant(x_territoria_tenant, tenant)
+        if not get_store().delete_document(t, doc_id):
+            raise ApiError(f"Document « {doc_id} » introuvable.", status=404, code="not_found",
+                           hint="Listez les documents avec GET /api/documents.")
+        return {"deleted": True, "doc_id": doc_id, "tenant": t}
+
+    # -- OpenAI-compatible --
+    @app.get("/v1/models", tags=["compatible OpenAI"], dependencies=[Depends(_auth)])
+    def models():
+        now = int(time.time())
+        return {"object": "list", "data": [
+            {"id": ASSISTANT_MODEL_ID, "object": "model", "created": now, "owned_by": "territoria",
+             "description": "Assistant documentaire sourcé (réponses à partir des documents de la collectivité)."},
+            {"id": "e5-small", "object": "model", "created": now, "owned_by": "territoria",
+             "description": "Embeddings multilingual-e5-small (384 dimensions)."},
+            {"id": "use-m3", "object": "model", "created": now, "owned_by": "territoria",
+             "description": "Embeddings Universal Sentence Encoder multilingue (512 dimensions)."},
+        ]}
+
+    @app.post("/v1/chat/completions", tags=["compatible OpenAI"], dependencies=[Depends(_auth)],
+              summary="Chat compatible OpenAI, répondu par l'assistant sourcé")
+    def chat_completions(req: ChatRequest, x_territoria_tenant: Optional[str] = Header(None)):
+        from territoria.assistant.service import _clean_question, ask, ask_stream
+
+        t = _tenant(x_territoria_tenant, req.tenant)
+        question, history = _history_from_messages(req.messages)
+        _clean_question(question)
+        cid = "chatcmpl-" + uuid.uuid4().hex[:24]
+        created = int(time.time())
+        model = req.model or ASSISTANT_MODEL_ID
+        if not req.stream:
+            a = ask(question, tenant=t, history=history).to_dict()
+            content = a["answer"] + _sources_block(a["citations"])
+            n_prompt = len(question) // 4
+            n_comp = len(content) // 4
+            usage = a.get("usage") or {}
+            return {
+                "id": cid, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                             "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": usage.get("prompt_tokens", n_prompt),
+                          "completion_tokens": usage.get("completion_tokens", n_comp),
+                          "total_tokens": usage.get("prompt_tokens", n_prompt) + usage.get("completion_tokens", n_comp)},
+                "citations": a["citations"], "abstained": a["abstained"], "latency_ms": a["latency_ms"],
+                "energy_wh": a["energy_wh"], "territoria": {k: a[k] for k in ("mode", "reason", "prompt_version", "model")},
+            }
+
+        def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+            body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+            return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+        def events() -> Iterator[str]:
+            yield chunk({"role": "assistant", "content": ""})
+            for ev in ask_stream(question, tenant=t, history=history):
+                kind = ev.get("type")
+                if kind == "token":
+                    yield chunk({"content": ev["text"]})
+                elif kind == "answer":
+                    src = _sources_block(ev["citations"])
+                    if src:
+                        yield chunk({"content": src})
+                    yield chunk({}, "stop", citations=ev["citations"], abstained=ev["abstained"],
+                                latency_ms=ev["latency_ms"], energy_wh=ev["energy_wh"])
+                elif kind == "error":
+                    yield f"data: {json.dumps({'error': {'message': ev['message'], 'hint': ev.get('hint')}}, ensure_ascii=False)}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.post("/v1/embeddings", tags=["compatible OpenAI"], dependencies=[Depends(_auth)])
+    def embeddings(req: EmbeddingsRequest):
+        from territoria.models.embeddings import get_embedder
+
+        texts = [req.input] if isinstance(req.input, str) else list(req.input)
+        if not texts or any(not isinstance(x, str) for x in texts):
+            raise ApiError("Le champ « input » doit être un texte ou une liste de textes.", code="invalid_input")
+        if len(texts) > 256:
+            raise ApiError("Trop de textes dans une seule requête (256 au plus).", code="too_many_inputs")
+        name = req.model or "e5-small"
+        if name in ("text-embedding-ada-002", "text-embedding-3-small", "text-embedding-3-large"):
+            name = "e5-small"  # OpenAI clients with a hard-coded model name
+        try:
+            emb = get_embedder(name)
+        except ValueError:
+            raise ApiError(f"Modèle d'embedding inconnu : « {req.model} ».", code="model_not_found", status=404,
+                           hint="Modèles disponibles : e5-small, use-m3 (voir GET /v1/models).")
+        vecs = emb.embed_passages(texts) if req.input_type == "passage" else emb.embed_queries(texts)
+        n_tok = sum(max(1, len(x) // 4) for x in texts)
+        return {"object": "list", "model": emb.name, "usage": {"prompt_tokens": n_tok, "total_tokens": n_tok},
+                "data": [{"object": "embedding", "index": i, "embedding": [round(float(v), 6) for v in row]}
+                         for i, row in enumerate(vecs)]}
+
+    return app
+
+
+app = create_app()
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, *, preload: bool = False, backend: str | None = None) -> None:
+    """Run the API with uvicorn (one process: the embedded model is loaded once and shared)."""
+    import uvicorn
+
+    if backend:
+        os.environ["TERRITORIA_LLM_BACKEND"] = backend
+    if preload:
+        from territoria.models.llm import get_llm
+
+        get_llm(backend)
+    uvicorn.run(app, host=host, port=port, log_level="info")

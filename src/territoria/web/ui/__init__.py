@@ -1,0 +1,31 @@
+"""Web interface of Territoria: citizen chat, agent space, embeddable widget (see router.py).
+
+`mount_ui(app)` adds the pages and their static assets (served by the app itself: no CDN) to the API app.
+"""
+
+from __future__ import annotations
+
+
+def mount_ui(app) -> None:
+    from fastapi.staticfiles import StaticFiles
+
+    from territoria.web.ui.router import STATIC, STATIC_PREFIX, router
+
+    app.include_router(router)
+    app.mount(STATIC_PREFIX, StaticFiles(directory=str(STATIC)), name="ui-static")
+    app.router.on_startup.append(_admin_account)
+
+
+def _admin_account() -> None:
+    """At server start: without TERRITORIA_ADMIN_PASSWORD, generate the agent space's password (and say where)."""
+    import logging
+
+    from territoria.web.ui import auth
+
+    try:
+        auth.admin()
+    except OSError as exc:  # read-only data dir: the login page will say it again
+        logging.getLogger("territoria.web.ui").warning("Espace agent : mot de passe non créé (%s).", exc)
+
+
+__all__ = ["mount_ui"]

@@ -1,0 +1,170 @@
+"""Login of the agent space: one administrator account from the settings, a signed session cookie.
+
+Roles arrive with the trust layer; until then:
+- TERRITORIA_ADMIN_USER (default « admin ») and TERRITORIA_ADMIN_PASSWORD. When the password is not set,
+  one is generated on first use and written to `<data dir>/ui/admin-password.txt` (mode 600); the server
+  logs where it is.
+- The session is a cookie signed with itsdangerous (TERRITORIA_SECRET_KEY, else a random key kept in
+  `<data dir>/ui/secret.key`), valid 8 hours, HttpOnly, SameSite=Lax. Forms and JS calls of the agent
+  space also carry a CSRF token derived from the session.
+- Passwords are compared as PBKDF2 hashes in constant time; repeated failures from one address are slowed
+  down (10 failures in 5 minutes lock that address for 5 minutes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+log = logging.getLogger("territoria.web.ui")
+COOKIE = "territoria_agent"
+SESSION_SECONDS = 8 * 3600
+PBKDF2_ROUNDS = 120_000
+MAX_FAILURES, FAILURE_WINDOW = 10, 300
+_lock = threading.Lock()
+_failures: dict[str, list[float]] = {}
+_cache: dict[str, object] = {}
+
+
+def _ui_dir() -> Path:
+    from territoria.core.settings import get_settings
+
+    d = get_settings().ensure().data_dir / "ui"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _write_private(p: Path, text: str) -> None:
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def secret_key() -> str:
+    env = os.environ.get("TERRITORIA_SECRET_KEY")
+    if env:
+        return env
+    p = _ui_dir() / "secret.key"
+    key = f"secret:{p}"
+    with _lock:
+        if key not in _cache:
+            if not p.exists():
+                _write_private(p, secrets.token_urlsafe(48))
+            _cache[key] = p.read_text(encoding="utf-8").strip()
+        return _cache[key]  # type: ignore[return-value]
+
+
+def password_file() -> Path:
+    return _ui_dir() / "admin-password.txt"
+
+
+@dataclass
+class Admin:
+    user: str
+    salt: bytes
+    digest: bytes
+    generated: bool  # the password was generated into the data dir
+
+
+def _hash(password: str, salt: bytes) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, PBKDF2_ROUNDS)
+
+
+def admin() -> Admin:
+    """The administrator account (password hashed once, then kept in memory)."""
+    user = os.environ.get("TERRITORIA_ADMIN_USER", "admin").strip() or "admin"
+    password = os.environ.get("TERRITORIA_ADMIN_PASSWORD") or ""
+    generated = False
+    if not password:
+        p = password_file()
+        with _lock:
+            if not p.exists():
+                _write_private(p, secrets.token_urlsafe(12) + "\n")
+                msg = (f"Espace agent : aucun mot de passe défini (TERRITORIA_ADMIN_PASSWORD) ; un mot de passe a été "
+                       f"généré pour le compte « {user} » dans {p}")
+                log.warning(msg)
+                print(msg, file=sys.stderr)
+            password = p.read_text(encoding="utf-8").strip()
+        generated = True
+    key = f"{user}\0{hashlib.sha256(password.encode()).hexdigest()}"
+    cached = _cache.get("admin")
+    if cached is None or _cache.get("admin_key") != key:
+        salt = secrets.token_bytes(16)
+        cached = Admin(user=user, salt=salt, digest=_hash(password, salt), generated=generated)
+        _cache["admin"], _cache["admin_key"] = cached, key
+    return cached  # type: ignore[return-value]
+
+
+class TooManyAttempts(Exception):
+    pass
+
+
+def check_login(user: str, password: str, client: str) -> bool:
+    now = time.monotonic()
+    with _lock:
+        recent = [t for t in _failures.get(client, []) if now - t < FAILURE_WINDOW]
+        _failures[client] = recent
+        if len(recent) >= MAX_FAILURES:
+            raise TooManyAttempts()
+    a = admin()
+    ok_user = hmac.compare_digest(user.strip().encode("utf-8"), a.user.encode("utf-8"))
+    ok_pass = hmac.compare_digest(_hash(password, a.salt), a.digest)
+    if ok_user and ok_pass:
+        with _lock:
+            _failures.pop(client, None)
+        return True
+    with _lock:
+        _failures.setdefault(client, []).append(now)
+    return False
+
+
+# -- the session cookie ------------------------------------------------------------------------
+
+@dataclass
+class Session:
+    user: str
+    sid: str
+    tenant: Optional[str] = None
+
+    @property
+    def csrf(self) -> str:
+        return hmac.new(secret_key().encode(), f"csrf:{self.sid}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key(), salt="territoria-agent-session")
+
+
+def new_session(user: str, tenant: Optional[str] = None) -> Session:
+    return Session(user=user, sid=secrets.token_hex(12), tenant=tenant)
+
+
+def dump(session: Session) -> str:
+    return _serializer().dumps({"u": session.user, "s": session.sid, "t": session.tenant})
+
+
+def load(cookie: Optional[str]) -> Optional[Session]:
+    if not cookie:
+        return None
+    try:
+        d = _serializer().loads(cookie, max_age=SESSION_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(d, dict) or d.get("u") != admin().user:
+        return None
+    return Session(user=d["u"], sid=str(d.get("s") or ""), tenant=d.get("t"))
+
+
+def check_csrf(session: Session, token: Optional[str]) -> bool:
+    return bool(token) and hmac.compare_digest(session.csrf, token or "")

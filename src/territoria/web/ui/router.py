@@ -1,0 +1,716 @@
+"""Pages of the web interface (server-rendered Jinja2, small vanilla JS, no build step, no CDN).
+
+Citizen side (public):
+- `GET  /`                      chat: streamed answer, numbered citations, « je ne sais pas » state, feedback
+- `GET  /informations`          how the assistant works and what is done with messages (AI Act art. 50, RGPD)
+- `GET  /accessibilite`         accessibility statement
+- `GET  /sources?doc=…`         a cited document (link to its original, uploaded file to download)
+- `GET  /widget.js?tenant=…`    the embeddable widget (one <script> tag), `GET /widget/panneau` its chat,
+                                `GET /widget/demo` a demo commune page
+- `POST /ui/api/ask`            the chat's Server-Sent Events (those of /api/ask + `answer_id`); answers are
+                                recorded in the answer log (web/ui/feedback.py)
+- `POST /ui/api/feedback`       useful / not useful, comment, stored with the answer
+
+Agent space (login, see auth.py): `/espace-agent/documents` (upload with progress, list, filter, delete,
+failures), `/espace-agent/recherche` (search with scores), `/espace-agent/reponses` (answers and feedback),
+`/espace-agent/personnalisation` (per-tenant page settings and the widget snippet).
+
+The tenant of public pages is the `tenant` query parameter (else the configured default); the chat sends
+it as `X-Territoria-Tenant`. The agent space works on the tenant chosen in its header (kept in the session).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import re
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Literal, Optional
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
+
+from territoria.core.errors import TerritoriaError
+from territoria.core.settings import get_settings
+from territoria.web.ui import auth, feedback, tenants
+
+log = logging.getLogger("territoria.web.ui")
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+STATIC_PREFIX = "/ui/static"
+PAGE_SIZE = 50
+
+router = APIRouter(include_in_schema=False)
+
+
+# -- templates ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=64)
+def _asset_version(name: str, mtime: float) -> str:
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:10]
+
+
+def static_url(name: str) -> str:
+    p = STATIC / name
+    try:
+        return f"{STATIC_PREFIX}/{name}?v={_asset_version(name, p.stat().st_mtime)}"
+    except OSError:
+        return f"{STATIC_PREFIX}/{name}"
+
+
+_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"]
+
+
+def date_fr(value: Any, with_time: bool = False) -> str:
+    if not value:
+        return ""
+    s = str(value)
+    try:
+        d = datetime.fromisoformat(s.replace("Z", "+00:00")[:19] if "T" in s else s[:10])
+    except ValueError:
+        return s
+    out = f"{d.day}{'er' if d.day == 1 else ''} {_MONTHS[d.month - 1]} {d.year}"
+    if with_time and "T" in s:
+        out += f" à {d.hour} h {d.minute:02d}"
+    return out
+
+
+def nombre_fr(value: Any, digits: int = 0) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return ""
+    s = f"{v:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+    return s
+
+
+def score_fr(value: Any) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return ""
+    return (f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}").replace(".", ",")
+
+
+_env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+_env.globals["static"] = static_url
+_env.filters.update(date_fr=date_fr, nombre_fr=nombre_fr, score_fr=score_fr)
+
+
+def _csp(frame_ancestors: str = "'none'") -> str:
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+            f"frame-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}")
+
+
+def render(template: str, *, status: int = 200, frame_ancestors: str = "'none'", private: bool = False,
+           headers: dict[str, str] | None = None, **ctx) -> HTMLResponse:
+    ctx.setdefault("compact", False)
+    html = _env.get_template(template).render(**ctx)
+    h = {"Content-Security-Policy": _csp(frame_ancestors), "X-Content-Type-Options": "nosniff",
+         "Referrer-Policy": "same-origin"}
+    if frame_ancestors == "'none'":
+        h["X-Frame-Options"] = "DENY"
+    if private:
+        h["Cache-Control"] = "no-store"
+    h.update(headers or {})
+    return HTMLResponse(html, status_code=status, headers=h)
+
+
+def _error_json(message: str, code: str, hint: str | None = None, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "hint": hint, "code": code}}, status_code=status)
+
+
+def _tenant(value: Optional[str]) -> str:
+    return tenants.check_tenant(value or get_settings().tenant)
+
+
+def _public_ctx(tenant: str) -> dict[str, Any]:
+    return {"tenant": tenant, "ui": tenants.load(tenant), "retention_days": feedback.retention_days()}
+
+
+def _error_page(request: Request, title: str, message: str, hint: str | None = None, status: int = 400,
+                tenant: str | None = None) -> HTMLResponse:
+    t = tenant or get_settings().tenant
+    try:
+        ctx = _public_ctx(t)
+    except TerritoriaError:
+        ctx = _public_ctx(get_settings().tenant)
+    return render("erreur.html", status=status, title=title, message=message, hint=hint, **ctx)
+
+
+def _public_tenant_or_error(request: Request, tenant: Optional[str]):
+    try:
+        return _tenant(tenant), None
+    except TerritoriaError as exc:
+        return None, _error_page(request, "Collectivité inconnue", exc.message, exc.hint)
+
+
+# -- theme --------------------------------------------------------------------------------------
+
+@router.get("/ui/theme.css")
+def theme_css(tenant: Optional[str] = None):
+    try:
+        ui = tenants.load(_tenant(tenant))
+        color = ui.color
+    except TerritoriaError:
+        color = tenants.DEFAULT_COLOR
+    css = f":root {{ --primaire: {color}; }}\n"
+    return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=60"})
+
+
+# -- citizen pages ------------------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse)
+def citizen_page(request: Request, tenant: Optional[str] = None):
+    t, err = _public_tenant_or_error(request, tenant)
+    if err:
+        return err
+    return render("chat.html", **_public_ctx(t))
+
+
+@router.get("/informations", response_class=HTMLResponse)
+def information_page(request: Request, tenant: Optional[str] = None):
+    import os
+
+    t, err = _public_tenant_or_error(request, tenant)
+    if err:
+        return err
+    backend = (os.environ.get("TERRITORIA_LLM_BACKEND") or "embedded").strip().lower()
+    return render("informations.html", backend=backend, **_public_ctx(t))
+
+
+@router.get("/accessibilite", response_class=HTMLResponse)
+def accessibility_page(request: Request, tenant: Optional[str] = None):
+    t, err = _public_tenant_or_error(request, tenant)
+    if err:
+        return err
+    return render("accessibilite.html", **_public_ctx(t))
+
+
+_DOC_TYPES = {"pdf": "Document PDF", "docx": "Document Word", "odt": "Document OpenDocument", "html": "Page web",
+              "txt": "Texte", "csv": "Tableau (CSV)", "image": "Image", "jsonl": "Fiche", "md": "Texte"}
+
+
+def uploaded_file(tenant: str, doc) -> Optional[Path]:
+    """The original uploaded file of a document, if it came through an upload and is still on disk."""
+    name = Path(str((doc.metadata or {}).get("file_name") or "")).name
+    if not name or name != doc.doc_id:
+        return None
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in tenant)
+    root = (get_settings().data_dir / "uploads" / safe).resolve()
+    if not root.is_dir():
+        return None
+    found = [d / name for d in root.iterdir() if d.is_dir() and (d / name).is_file()]
+    found = [p for p in found if p.resolve().parent.parent == root]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+@router.get("/sources", response_class=HTMLResponse)
+def source_page(request: Request, doc: str = "", tenant: Optional[str] = None):
+    from territoria.store import get_store
+
+    t, err = _public_tenant_or_error(request, tenant)
+    if err:
+        return err
+    d = get_store().get_document(t, doc) if doc else None
+    if d is None:
+        return _error_page(request, "Document introuvable", f"Le document « {doc} » n'existe pas ou a été retiré.",
+                           status=404, tenant=t)
+    f = uploaded_file(t, d) if d.visibility == "public" else None
+    label = ""
+    if f is not None:
+        size = f.stat().st_size
+        label = f"{f.suffix.lstrip('.').upper() or 'fichier'}, " + (
+            f"{nombre_fr(size / 1024 / 1024, 1)} Mo" if size >= 1024 * 1024 else f"{max(1, size // 1024)} ko")
+    return render("source.html", doc=d, has_file=f is not None, file_label=label,
+                  doc_type_label=_DOC_TYPES.get(d.doc_type, d.doc_type or "Document"), **_public_ctx(t))
+
+
+@router.get("/sources/fichier")
+def source_file(request: Request, doc: str = "", tenant: Optional[str] = None):
+    from territoria.store import get_store
+
+    t, err = _public_tenant_or_error(request, tenant)
+    if err:
+        return err
+    d = get_store().get_document(t, doc) if doc else None
+    f = uploaded_file(t, d) if d is not None and d.visibility == "public" else None
+    if f is None:
+        return _error_page(request, "Fichier introuvable", "Le fichier d'origine de ce document n'est pas disponible.",
+                           status=404, tenant=t)
+    return FileResponse(f, filename=f.name, headers={"X-Content-Type-Options": "nosniff",
+                                                     "Content-Security-Policy": "sandbox"})
+
+
+# -- chat API (public) --------------------------------------------------------------------------
+
+class UiAskRequest(BaseModel):
+    question: str = Field(..., max_length=20000)
+    conversation_id: Optional[str] = Field(None, max_length=64)
+    tenant: Optional[str] = None
+    channel: Literal["page", "widget"] = "page"
+
+
+class UiFeedbackRequest(BaseModel):
+    answer_id: str = Field(..., max_length=64)
+    rating: Optional[Literal["utile", "pas_utile"]] = None
+    comment: Optional[str] = Field(None, max_length=feedback.MAX_COMMENT)
+    tenant: Optional[str] = None
+
+
+def _sse(event: str, data: dict) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+_CONV_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@router.post("/ui/api/ask")
+def ui_ask(req: UiAskRequest, x_territoria_tenant: Optional[str] = Header(None)):
+    from territoria.assistant.service import _clean_question, ask_stream
+
+    t = _tenant(x_territoria_tenant or req.tenant)
+    _clean_question(req.question)  # French JSON error before the stream starts
+    cid = req.conversation_id
+    if cid is not None and not _CONV_RE.match(cid):
+        return _error_json("Identifiant de conversation invalide.", "invalid_conversation",
+                           "Commencez une nouvelle conversation.")
+
+    def events() -> Iterator[str]:
+        for ev in ask_stream(req.question, tenant=t, conversation_id=cid):
+            kind = ev.pop("type", "message")
+            if kind == "answer":
+                try:
+                    ev["answer_id"] = feedback.record(t, ev, channel=req.channel)
+                except Exception:  # the answer is still shown; only its feedback cannot be stored
+                    log.exception("answer log failed")
+                    ev["answer_id"] = None
+                for k in ("evidence", "usage"):
+                    ev.pop(k, None)
+            yield _sse(kind, ev)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.post("/ui/api/feedback")
+def ui_feedback(req: UiFeedbackRequest, x_territoria_tenant: Optional[str] = Header(None)):
+    t = _tenant(x_territoria_tenant or req.tenant)
+    if req.rating is None and not (req.comment or "").strip():
+        return _error_json("L'avis est vide.", "empty_feedback", "Indiquez si la réponse est utile, ou écrivez un commentaire.")
+    if not feedback.set_feedback(t, req.answer_id, req.rating, req.comment):
+        return _error_json("Réponse introuvable : l'avis n'a pas pu être enregistré.", "not_found",
+                           "La réponse a peut-être été supprimée ; posez à nouveau votre question.", status=404)
+    return {"ok": True, "answer_id": req.answer_id}
+
+
+# -- widget ---------------------------------------------------------------------------------------
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def snippet(request: Request, tenant: str) -> str:
+    return f'<script src="{_base_url(request)}/widget.js?tenant={quote(tenant)}" defer></script>'
+
+
+@router.get("/widget.js")
+def widget_js(tenant: Optional[str] = None):
+    try:
+        ui = tenants.load(_tenant(tenant))
+    except TerritoriaError as exc:
+        return Response(f"console.error({json.dumps('Territoria : ' + exc.message)});",
+                        media_type="text/javascript; charset=utf-8", status_code=400)
+    src = (STATIC / "widget.js").read_text(encoding="utf-8")
+    cfg = json.dumps({**ui.public(), "css": static_url("widget.css")}, ensure_ascii=False).replace("<", "\\u003c")
+    return Response(src.replace("__TERRITORIA_CONFIG__", cfg), media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "max-age=300", "Cross-Origin-Resource-Policy": "cross-origin",
+                             "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/widget/panneau", response_class=HTMLResponse)
+def widget_panel(request: Request, tenant: Optional[str] = None):
+    t, err = _public_tenant_or_error(request, tenant)
+    if err:
+        return err
+    ctx = _public_ctx(t)
+    origins = [o for o in ctx["ui"].widget_origins if o]
+    ancestors = ("'self' " + " ".join(origins)) if origins else "*"
+    return render("chat.html", frame_ancestors=ancestors, compact=True, **ctx)
+
+
+@router.get("/widget/demo", response_class=HTMLResponse)
+def widget_demo(request: Request, tenant: Optional[str] = None):
+    t, err = _public_tenant_or_error(request, tenant)
+    if err:
+        return err
+    return render("widget_demo.html", snippet=snippet(request, t), base_url=_base_url(request), **_public_ctx(t))
+
+
+# -- agent space: session ---------------------------------------------------------------------------
+
+def _session(request: Request) -> Optional[auth.Session]:
+    return auth.load(request.cookies.get(auth.COOKIE))
+
+
+def _set_cookie(resp: Response, request: Request, session: auth.Session) -> Response:
+    import os
+
+    secure = request.url.scheme == "https" or os.environ.get("TERRITORIA_SECURE_COOKIES", "") in ("1", "true", "yes")
+    resp.set_cookie(auth.COOKIE, auth.dump(session), max_age=auth.SESSION_SECONDS, httponly=True, samesite="lax",
+                    secure=secure, path="/")
+    return resp
+
+
+def _agent_tenant(session: auth.Session) -> str:
+    try:
+        return tenants.check_tenant(session.tenant or get_settings().tenant)
+    except TerritoriaError:
+        return get_settings().tenant
+
+
+def _login_redirect(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/espace-agent/connexion?suite={quote(request.url.path)}", status_code=303)
+
+
+def _agent_ctx(request: Request, session: auth.Session, title: str, **ctx) -> dict[str, Any]:
+    t = _agent_tenant(session)
+    known = tenants.known_tenants()
+    if t not in known:
+        known = sorted(known + [t])
+    return {"session": session, "tenant": t, "ui": tenants.load(t), "tenants": known, "page_title": title,
+            "request_path": request.url.path, "retention_days": feedback.retention_days(), **ctx}
+
+
+def _safe_next(url: Optional[str]) -> str:
+    if url and url.startswith("/espace-agent") and not url.startswith("//") and "\\" not in url:
+        return url
+    return "/espace-agent/documents"
+
+
+@router.get("/espace-agent")
+def agent_home():
+    return RedirectResponse("/espace-agent/documents", status_code=303)
+
+
+@router.get("/espace-agent/connexion", response_class=HTMLResponse)
+def login_page(request: Request, suite: Optional[str] = None):
+    if _session(request):
+        return RedirectResponse(_safe_next(suite), status_code=303)
+    a = auth.admin()
+    t = get_settings().tenant
+    return render("agent/login.html", private=True, session=None, tenant=t, ui=tenants.load(t), tenants=[],
+                  page_title="Connexion", request_path=request.url.path, next_url=_safe_next(suite),
+                  generated=a.generated, admin_user=a.user, user_value="")
+
+
+@router.post("/espace-agent/connexion", response_class=HTMLResponse)
+def login_submit(request: Request, identifiant: str = Form(""), mot_de_passe: str = Form(""),
+                 suite: str = Form("")):
+    client = request.client.host if request.client else "?"
+    error = None
+    try:
+        ok = auth.check_login(identifiant, mot_de_passe, client)
+        if not ok:
+            error = "Identifiant ou mot de passe incorrect."
+    except auth.TooManyAttempts:
+        ok, error = False, "Trop de tentatives de connexion : réessayez dans quelques minutes."
+    if ok:
+        resp = RedirectResponse(_safe_next(suite), status_code=303)
+        return _set_cookie(resp, request, auth.new_session(auth.admin().user))
+    a = auth.admin()
+    t = get_settings().tenant
+    return render("agent/login.html", status=401, private=True, session=None, tenant=t, ui=tenants.load(t),
+                  tenants=[], page_title="Connexion", request_path=request.url.path, next_url=_safe_next(suite),
+                  generated=a.generated, admin_user=a.user, login_error=error, user_value=identifiant)
+
+
+@router.post("/espace-agent/deconnexion")
+def logout(request: Request, csrf: str = Form("")):
+    s = _session(request)
+    if s and not auth.check_csrf(s, csrf):
+        return _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
+    resp = RedirectResponse("/espace-agent/connexion", status_code=303)
+    resp.delete_cookie(auth.COOKIE, path="/")
+    return resp
+
+
+@router.post("/espace-agent/collectivite")
+def switch_tenant(request: Request, tenant: str = Form(""), csrf: str = Form(""), suite: str = Form("")):
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    if not auth.check_csrf(s, csrf):
+        return _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
+    try:
+        tenants.check_tenant(tenant)
+    except TerritoriaError as exc:
+        return _error_page(request, "Collectivité invalide", exc.message, exc.hint)
+    s.tenant = tenant
+    return _set_cookie(RedirectResponse(_safe_next(suite), status_code=303), request, s)
+
+
+# -- agent space: documents ---------------------------------------------------------------------------
+
+def recent_failures(tenant: str, limit: int = 20) -> list[dict[str, str]]:
+    """Files that could not be ingested, newest first, with the French reason (from the jobs' records)."""
+    d = get_settings().data_dir / "jobs"
+    if not d.is_dir():
+        return []
+    rows: list[dict[str, str]] = []
+    for p in d.glob("job-*.json"):
+        try:
+            j = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if j.get("tenant") != tenant:
+            continue
+        at = j.get("finished_at") or j.get("created_at") or ""
+        failed = ((j.get("summary") or {}).get("failed")) or []
+        for f in failed:
+            rows.append({"file": Path(str(f.get("file") or "")).name, "reason": str(f.get("reason") or ""), "at": at})
+        if j.get("status") == "failed" and not failed:
+            rows.append({"file": ", ".join(j.get("files") or []), "reason": j.get("error") or j.get("message") or "",
+                         "at": at})
+    rows.sort(key=lambda r: r["at"], reverse=True)
+    return rows[:limit]
+
+
+def _filter_docs(store, tenant: str, q: str, cap: int = 20000) -> list:
+    needle = q.casefold()
+    out, offset = [], 0
+    while offset < cap:
+        batch = store.list_documents(tenant, limit=1000, offset=offset)
+        if not batch:
+            break
+        out += [d for d in batch if needle in d.title.casefold() or needle in d.doc_id.casefold()]
+        offset += len(batch)
+    return out
+
+
+@router.get("/espace-agent/documents", response_class=HTMLResponse)
+def documents_page(request: Request, q: str = "", page: int = Query(1, ge=1), message: str = "", doc: str = ""):
+    from territoria.store import get_store
+
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    t = _agent_tenant(s)
+    store = get_store()
+    total = store.count_documents(t)
+    q = q.strip()
+    if q:
+        matches = _filter_docs(store, t, q)
+        shown_total = len(matches)
+        docs = matches[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    else:
+        shown_total = total
+        docs = store.list_documents(t, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    notice = f"Le document « {doc} » a été supprimé." if message == "supprime" and doc else None
+    error = f"Le document « {doc} » est introuvable (déjà supprimé ?)." if message == "introuvable" and doc else None
+    return render("agent/documents.html", private=True, docs=docs, total=total, shown_total=shown_total, q=q,
+                  page=page, pages=max(1, math.ceil(shown_total / PAGE_SIZE)), failures=recent_failures(t),
+                  max_mb=get_settings().max_file_bytes // (1024 * 1024), notice=notice, error=error,
+                  **_agent_ctx(request, s, "Documents"))
+
+
+@router.post("/espace-agent/documents/supprimer")
+def delete_document(request: Request, doc_id: str = Form(""), csrf: str = Form("")):
+    from territoria.store import get_store
+
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    if not auth.check_csrf(s, csrf):
+        return _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
+    ok = get_store().delete_document(_agent_tenant(s), doc_id)
+    msg = "supprime" if ok else "introuvable"
+    return RedirectResponse(f"/espace-agent/documents?message={msg}&doc={quote(doc_id)}", status_code=303)
+
+
+def _api_session(request: Request, csrf: Optional[str]):
+    s = _session(request)
+    if s is None:
+        return None, _error_json("Session expirée : reconnectez-vous.", "unauthorized", status=401)
+    if not auth.check_csrf(s, csrf):
+        return None, _error_json("Jeton de sécurité invalide.", "csrf", "Rechargez la page.", status=403)
+    return s, None
+
+
+_NAME_RE = re.compile(r"[^\w.\- ()àâäéèêëîïôöùûüç]")
+
+
+@router.post("/espace-agent/api/televersement", status_code=202)
+async def agent_upload(request: Request, files: list[UploadFile] = File(...), x_csrf_token: Optional[str] = Header(None)):
+    """Same job mechanism as POST /api/documents (web/jobs.py), behind the agent session."""
+    from territoria.web.jobs import Job, jobs
+
+    s, err = _api_session(request, x_csrf_token)
+    if err:
+        return err
+    settings = get_settings().ensure()
+    t = _agent_tenant(s)
+    job_id = jobs.new_id()
+    folder = jobs.upload_dir(settings, t, job_id)
+    names = []
+    for f in files:
+        name = _NAME_RE.sub("_", Path(f.filename or "document").name).strip(". ") or "document"
+        dest = folder / name
+        size = 0
+        with open(dest, "wb") as out:
+            while chunk := await f.read(1024 * 1024):
+                size += len(chunk)
+                if size > settings.max_file_bytes:
+                    out.close()
+                    dest.unlink(missing_ok=True)
+                    return _error_json(f"Le fichier « {name} » dépasse la taille maximale "
+                                       f"({settings.max_file_bytes // (1024 * 1024)} Mo).", "file_too_large",
+                                       "Découpez-le, ou demandez à l'administrateur d'augmenter TERRITORIA_MAX_FILE_MB.",
+                                       status=413)
+                out.write(chunk)
+        names.append(name)
+    if not names:
+        return _error_json("Aucun fichier reçu.", "no_file", "Choisissez un ou plusieurs fichiers.")
+    job = jobs.submit(settings, Job(job_id=job_id, tenant=t, files=names, source="upload"), folder)
+    return {**job.to_dict(), "status_url": f"/espace-agent/api/taches/{job_id}"}
+
+
+@router.get("/espace-agent/api/taches/{job_id}")
+def agent_job(request: Request, job_id: str):
+    from territoria.web.jobs import jobs
+
+    s = _session(request)
+    if s is None:
+        return _error_json("Session expirée : reconnectez-vous.", "unauthorized", status=401)
+    job = jobs.get(job_id)
+    if job is None or job.tenant != _agent_tenant(s):
+        return _error_json(f"Tâche « {job_id} » introuvable.", "not_found", status=404)
+    d = job.to_dict()
+    failed = (d.get("summary") or {}).get("failed") or []
+    d["failed"] = [{"file": Path(str(f.get("file") or "")).name, "reason": f.get("reason")} for f in failed]
+    return JSONResponse(d, headers={"Cache-Control": "no-store"})
+
+
+# -- agent space: search, answers, settings ---------------------------------------------------------------
+
+_MODES = {"hybrid": "hybride", "bm25": "par mots", "dense": "par le sens"}
+
+
+@router.get("/espace-agent/recherche", response_class=HTMLResponse)
+def search_page(request: Request, q: str = "", mode: str = "hybrid", k: int = 10):
+    import time
+
+    from territoria.search.engine import search
+
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    t = _agent_tenant(s)
+    mode = mode if mode in _MODES else "hybrid"
+    k = k if k in (5, 10, 20, 50) else 10
+    hits, error, hint, took = [], None, None, 0.0
+    q = q.strip()
+    if q:
+        t0 = time.perf_counter()
+        try:
+            hits = [h.to_dict() for h in search(q, k=k, mode=mode, tenant=t)]
+        except TerritoriaError as exc:
+            error, hint = exc.message, exc.hint
+        except ValueError as exc:
+            error = str(exc)
+        took = (time.perf_counter() - t0) * 1000
+        if mode == "dense" and not hits and not error:
+            error = "La recherche par le sens ne donne rien : les vecteurs des documents ne sont peut-être pas encore calculés."
+            hint = "Essayez la recherche hybride ou par mots, ou lancez « territoria embed » sur le serveur."
+    return render("agent/search.html", private=True, q=q, mode=mode, k=k, hits=hits, took_ms=took,
+                  mode_label=_MODES[mode], error=error, error_hint=hint, **_agent_ctx(request, s, "Recherche"))
+
+
+_ANSWER_FILTERS = [("", "Toutes les réponses"), ("pas_utile", "Jugées pas utiles"), ("utile", "Jugées utiles"),
+                   ("commentaire", "Avec un commentaire"), ("abstention", "Sans réponse (« je ne sais pas »)"),
+                   ("sans_avis", "Sans avis")]
+
+
+@router.get("/espace-agent/reponses", response_class=HTMLResponse)
+def answers_page(request: Request, avis: str = "", page: int = Query(1, ge=1)):
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    t = _agent_tenant(s)
+    avis = avis if avis in dict(_ANSWER_FILTERS) else ""
+    total, rows = feedback.list_answers(t, filter=avis, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render("agent/answers.html", private=True, answers=rows, total=total, avis=avis, page=page,
+                  pages=max(1, math.ceil(total / PAGE_SIZE)), filters=_ANSWER_FILTERS, stats=feedback.stats(t),
+                  **_agent_ctx(request, s, "Réponses et avis"))
+
+
+@router.get("/espace-agent/personnalisation", response_class=HTMLResponse)
+def settings_page(request: Request, message: str = ""):
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    ctx = _agent_ctx(request, s, "Personnalisation")
+    notice = "Les réglages ont été enregistrés." if message == "enregistre" else None
+    return render("agent/settings.html", private=True, errors={}, snippet=snippet(request, ctx["tenant"]),
+                  notice=notice, **ctx)
+
+
+def _origin(value: str) -> Optional[str]:
+    u = urlsplit(value.strip())
+    if u.scheme in ("http", "https") and u.netloc and not u.path.strip("/") and not u.query:
+        return f"{u.scheme}://{u.netloc}"
+    return None
+
+
+@router.post("/espace-agent/personnalisation", response_class=HTMLResponse)
+def settings_submit(request: Request, csrf: str = Form(""), name: str = Form(""), welcome: str = Form(""),
+                    contact_label: str = Form(""), contact_phone: str = Form(""), contact_url: str = Form(""),
+                    contact_address: str = Form(""), color: str = Form(""), examples: str = Form(""),
+                    widget_origins: str = Form("")):
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    if not auth.check_csrf(s, csrf):
+        return _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
+    ctx = _agent_ctx(request, s, "Personnalisation")
+    ui: tenants.TenantUI = ctx["ui"]
+    errors: dict[str, str] = {}
+    ui.name = name.strip()[:120]
+    ui.welcome = welcome.strip()[:600] or tenants.TenantUI(tenant=ui.tenant).welcome
+    ui.contact_label = contact_label.strip()[:200]
+    ui.contact_phone = contact_phone.strip()[:40]
+    ui.contact_address = contact_address.strip()[:300]
+    ui.contact_url = contact_url.strip()[:300]
+    if ui.contact_url and not re.match(r"^https?://[^\s/]+", ui.contact_url):
+        errors["contact_url"] = "L'adresse du site doit commencer par https:// (ou http://)."
+    try:
+        ui.color = tenants.check_color(color.strip() or tenants.DEFAULT_COLOR)
+    except TerritoriaError as exc:
+        errors["color"] = exc.message
+        ui.color = color.strip()
+    ui.examples = [line.strip()[:200] for line in examples.splitlines() if line.strip()][:6]
+    origins, bad = [], []
+    for line in widget_origins.splitlines():
+        if line.strip():
+            o = _origin(line)
+            (origins.append(o) if o else bad.append(line.strip()))
+    ui.widget_origins = origins
+    if bad:
+        errors["widget_origins"] = "Adresse(s) invalide(s) : " + ", ".join(bad) + " (forme attendue : https://www.exemple.fr)."
+    if errors:
+        return render("agent/settings.html", status=400, private=True, errors=errors,
+                      snippet=snippet(request, ctx["tenant"]),
+                      error="Le formulaire contient des erreurs : corrigez les champs signalés.",
+                      **{k: v for k, v in ctx.items() if k != "ui"}, ui=ui)
+    tenants.save(ui)
+    return RedirectResponse("/espace-agent/personnalisation?message=enregistre", status_code=303)

@@ -1,0 +1,186 @@
+"""HTTP API: search, ask (JSON and Server-Sent Events), documents with background ingestion jobs,
+OpenAI-compatible /v1 routes (also through a real HTTP server and our own OpenAI client), French errors."""
+
+import gzip
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+os.environ.setdefault("TERRITORIA_MODEL_CACHE", str(Path(tempfile.gettempdir()) / f"territoria-test-models-{os.getuid()}"))
+
+from territoria.models.llm import OpenAICompatLLM, set_llm  # noqa: E402
+from territoria.web.app import create_app  # noqa: E402
+
+from test_assistant import ScriptedLLM  # noqa: E402
+
+FICHES = {"F1341", "F1344", "F14929", "F12918", "F10434"}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, shared_dir):
+    from territoria.core.settings import Settings, get_settings, set_settings
+    from territoria.ingest.pipeline import ingest_paths
+
+    old = get_settings()
+    d = tmp_path_factory.mktemp("api") / "data"
+    set_settings(Settings(data_dir=d, embed_mode="off"))
+    rows = []
+    with gzip.open(shared_dir / "data" / "service-public" / "fiches.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["id"] in FICHES:
+                rows.append(r)
+    src = tmp_path_factory.mktemp("src") / "fiches.jsonl"
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert ingest_paths([src], tenant="t1").ok
+    set_llm(ScriptedLLM())
+    with TestClient(create_app()) as c:
+        yield c
+    set_llm(None)
+    set_settings(old)
+
+
+H = {"X-Territoria-Tenant": "t1"}
+
+
+def _sse(text: str) -> list[tuple[str, dict]]:
+    out = []
+    for block in text.strip().split("\n\n"):
+        ev = data = None
+        for line in block.splitlines():
+            if line.startswith("event: "):
+                ev = line[7:]
+            elif line.startswith("data: "):
+                data = line[6:]
+        if data is not None:
+            out.append((ev, json.loads(data) if data != "[DONE]" else "[DONE]"))
+    return out
+
+
+def test_search_route(client):
+    r = client.post("/api/search", json={"query": "carte d'identité perdue", "k": 3, "mode": "bm25"}, headers=H)
+    assert r.status_code == 200
+    hits = r.json()["hits"]
+    assert hits and hits[0]["doc_id"] == "F1344" and hits[0]["url"].startswith("https://")
+    r = client.post("/api/search", json={"query": "   "}, headers=H)
+    assert r.status_code == 400 and "vide" in r.json()["error"]["message"]
+
+
+def test_ask_json_and_sse(client):
+    r = client.post("/api/ask", json={"question": "Comment refaire une carte d'identité perdue ?"}, headers=H)
+    assert r.status_code == 200
+    d = r.json()
+    assert set(d) >= {"answer", "abstained", "citations", "latency_ms", "model", "energy_wh"}
+    assert not d["abstained"] and d["citations"][0]["doc_id"] in FICHES
+    with client.stream("POST", "/api/ask", json={"question": "Comment refaire une carte d'identité perdue ?",
+                                                 "stream": True}, headers=H) as s:
+        assert s.status_code == 200 and s.headers["content-type"].startswith("text/event-stream")
+        events = _sse(s.read().decode())
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "sources" and "token" in kinds and kinds[-1] == "answer"
+    final = events[-1][1]
+    assert "".join(d["text"] for e, d in events if e == "token") == final["answer"]
+    assert final["citations"]
+
+
+def test_errors_are_french_json(client):
+    r = client.post("/api/ask", json={"questio": "x"}, headers=H)
+    assert r.status_code == 422 and "Requête invalide" in r.json()["error"]["message"]
+    assert "question" in r.json()["error"]["message"]
+    r = client.get("/api/nulle-part")
+    assert r.status_code == 404 and r.json()["error"]["message"] == "Adresse introuvable."
+    r = client.post("/api/ask", json={"question": ""}, headers=H)
+    assert r.status_code == 400 and "vide" in r.json()["error"]["message"]
+    r = client.post("/api/search", json={"query": "x"}, headers={"X-Territoria-Tenant": "../etc"})
+    assert r.status_code == 400 and "invalide" in r.json()["error"]["message"]
+    r = client.get("/api/jobs/job-inexistant")
+    assert r.status_code == 404 and "introuvable" in r.json()["error"]["message"]
+
+
+def test_upload_job_list_get_delete(client):
+    text = ("Règlement du cimetière communal de Valbrume\n\nLes concessions funéraires sont accordées pour "
+            "quinze ou trente ans. Le tarif d'une concession trentenaire est fixé par le conseil municipal.")
+    r = client.post("/api/documents", files=[("files", ("cimetiere.txt", text.encode(), "text/plain"))],
+                    data={"source": "mairie"}, headers=H)
+    assert r.status_code == 202
+    job = r.json()
+    assert job["status"] in ("queued", "running", "done") and job["status_url"] == f"/api/jobs/{job['job_id']}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        st = client.get(job["status_url"]).json()
+        if st["status"] in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    assert st["status"] == "done", st
+    assert st["doc_ids"] == ["cimetiere.txt"]
+    listed = client.get("/api/documents", params={"source": "mairie"}, headers=H).json()
+    assert [d["doc_id"] for d in listed["documents"]] == ["cimetiere.txt"]
+    assert client.get("/api/documents/cimetiere.txt", headers=H).json()["title"]
+    hits = client.post("/api/search", json={"query": "concession cimetière", "mode": "bm25"}, headers=H).json()["hits"]
+    assert hits[0]["doc_id"] == "cimetiere.txt"
+    assert client.delete("/api/documents/cimetiere.txt", headers=H).json()["deleted"] is True
+    r = client.delete("/api/documents/cimetiere.txt", headers=H)
+    assert r.status_code == 404 and "introuvable" in r.json()["error"]["message"]
+
+
+def test_openai_models_embeddings_and_chat(client):
+    ids = [m["id"] for m in client.get("/v1/models").json()["data"]]
+    assert "territoria-assistant" in ids and "e5-small" in ids
+    e = client.post("/v1/embeddings", json={"input": ["carte d'identité", "passeport"], "model": "e5-small"}).json()
+    assert len(e["data"]) == 2 and len(e["data"][0]["embedding"]) == 384
+    r = client.post("/v1/embeddings", json={"input": "x", "model": "inconnu"})
+    assert r.status_code == 404 and "inconnu" in r.json()["error"]["message"]
+    body = {"model": "territoria-assistant", "messages": [
+        {"role": "system", "content": "Tu es un assistant."},
+        {"role": "user", "content": "Comment refaire une carte d'identité perdue ?"}]}
+    d = client.post("/v1/chat/completions", json=body, headers=H).json()
+    content = d["choices"][0]["message"]["content"]
+    assert d["object"] == "chat.completion" and "[1]" in content and "Sources :" in content
+    assert d["citations"][0]["doc_id"] in FICHES
+    with client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}, headers=H) as s:
+        events = _sse(s.read().decode())
+    assert events[-1][1] == "[DONE]"
+    chunks = [d for _, d in events[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert "[1]" in text and "Sources :" in text and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "x"}]})
+    assert r.status_code == 400 and "usager" in r.json()["error"]["message"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_http_server_with_openai_client(client):
+    """`territoria serve`'s /v1/chat/completions through uvicorn on loopback, read by our OpenAI backend."""
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        remote = OpenAICompatLLM(base_url=f"http://127.0.0.1:{port}/v1", model="territoria-assistant", headers=H)
+        msgs = [{"role": "user", "content": "Comment refaire une carte d'identité perdue ?"}]
+        pieces = []
+        comp = remote.generate(msgs, on_token=pieces.append, max_tokens=100)
+        assert len(pieces) >= 2 and "[1]" in comp.text and "Sources :" in comp.text
+        assert remote.generate(msgs).text.startswith(comp.text.split("[1]")[0][:20])
+        remote.close()
+    finally:
+        server.should_exit = True
+        th.join(timeout=10)

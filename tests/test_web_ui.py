@@ -1,0 +1,365 @@
+"""Web interface (web/ui/) through the ASGI app, without a browser: pages in French with no external asset,
+chat stream with the answer log and feedback, agent login and session, uploads with job status and failures,
+search with scores, per-tenant settings, widget loader and framing rules.
+
+The real-browser tests (Chromium, keyboard, axe-core, screenshots) are in test_web_ui_browser.py."""
+
+import gzip
+import json
+import os
+import re
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+os.environ.setdefault("TERRITORIA_MODEL_CACHE", str(Path(tempfile.gettempdir()) / f"territoria-test-models-{os.getuid()}"))
+
+from territoria.models.llm import set_llm  # noqa: E402
+from territoria.web.app import create_app  # noqa: E402
+from territoria.web.ui import auth, feedback  # noqa: E402
+
+from test_assistant import ScriptedLLM  # noqa: E402
+
+FICHES = {"F1341", "F1344", "F12918", "F1427"}
+UI = Path(__file__).resolve().parents[1] / "src" / "territoria" / "web" / "ui"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory, shared_dir):
+    from territoria.core.settings import Settings, get_settings, set_settings
+    from territoria.ingest.pipeline import ingest_paths
+
+    old = get_settings()
+    saved = {k: os.environ.get(k) for k in ("TERRITORIA_ADMIN_PASSWORD", "TERRITORIA_ADMIN_USER", "TERRITORIA_SECRET_KEY",
+                                            "TERRITORIA_API_KEYS")}
+    os.environ["TERRITORIA_ADMIN_PASSWORD"] = PASSWORD
+    os.environ["TERRITORIA_ADMIN_USER"] = "admin"
+    os.environ.pop("TERRITORIA_SECRET_KEY", None)
+    os.environ.pop("TERRITORIA_API_KEYS", None)
+    d = tmp_path_factory.mktemp("webui") / "data"
+    set_settings(Settings(data_dir=d, embed_mode="off"))
+    rows = []
+    with gzip.open(shared_dir / "data" / "service-public" / "fiches.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["id"] in FICHES:
+                rows.append(r)
+    src = tmp_path_factory.mktemp("webui-src") / "fiches.jsonl"
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert ingest_paths([src], tenant="default").ok
+    set_llm(ScriptedLLM())
+    yield d
+    set_llm(None)
+    set_settings(old)
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture()
+def client(app_env):
+    auth._failures.clear()
+    with TestClient(create_app()) as c:
+        yield c
+
+
+@pytest.fixture()
+def agent(client):
+    r = client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": PASSWORD,
+                                                     "suite": "/espace-agent/documents"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/espace-agent/documents"
+    assert auth.COOKIE in r.cookies or auth.COOKIE in client.cookies
+    return client
+
+
+def _csrf(client, path="/espace-agent/documents") -> str:
+    html = client.get(path).text
+    return re.search(r'data-csrf="([0-9a-f]+)"', html).group(1)
+
+
+def _sse(text: str) -> list[tuple[str, dict]]:
+    out = []
+    for block in text.strip().split("\n\n"):
+        ev = data = None
+        for line in block.splitlines():
+            if line.startswith("event: "):
+                ev = line[7:]
+            elif line.startswith("data: "):
+                data = line[6:]
+        if data is not None:
+            out.append((ev, json.loads(data)))
+    return out
+
+
+# -- public pages -------------------------------------------------------------------------------------
+
+PUBLIC_PAGES = ["/", "/informations", "/accessibilite", "/widget/panneau", "/widget/demo", "/espace-agent/connexion",
+                "/sources?doc=F1344"]
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_public_pages_french_with_security_headers(client, path):
+    r = client.get(path)
+    assert r.status_code == 200, r.text[:500]
+    html = r.text
+    assert '<html lang="fr">' in html
+    assert "<title>" in html and "<main" in html
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    # every asset is served by the app itself (air-gapped servers: no CDN)
+    assert not re.search(r'<(?:script|link|img|iframe)[^>]+(?:src|href)="(?:https?:)?//(?!127\.0\.0\.1|testserver)', html), html
+    assert "<script>" not in html  # no inline script (the CSP forbids it)
+
+
+def test_no_external_asset_in_templates_and_static():
+    for p in list((UI / "templates").rglob("*.html")) + list((UI / "static").glob("*.*")):
+        text = p.read_text(encoding="utf-8")
+        assert not re.search(r'(?:src|href)="(?:https?:)?//', text.replace('href="https://www.service-public.fr/"', "")), p
+        assert not re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", text), p
+        assert "cdn" not in text.lower(), p
+
+
+def test_citizen_page_ai_notice_and_live_region(client):
+    html = client.get("/").text
+    assert "assistant automatique (intelligence artificielle)" in html
+    assert "conservés 90 jours" in html and "données personnelles" in html
+    assert re.search(r'<ol id="fil"[^>]+aria-live="polite"', html)
+    assert '<label for="question"' in html
+    assert "Aller au contenu" in html  # skip link
+    info = client.get("/informations").text
+    assert "article 50" in info and "2024/1689" in info
+
+
+def test_static_assets_and_theme(client):
+    for name in ("territoria.css", "chat.js", "agent.js", "widget.css", "demo.css", "favicon.svg"):
+        r = client.get(f"/ui/static/{name}")
+        assert r.status_code == 200 and len(r.content) > 100, name
+    assert "--primaire: #000091" in client.get("/ui/theme.css").text
+    r = client.get("/?tenant=../../etc")
+    assert r.status_code == 400 and "Collectivité inconnue" in r.text and 'lang="fr"' in r.text
+
+
+# -- chat stream, answer log, feedback ------------------------------------------------------------------
+
+def test_chat_stream_records_answer_then_feedback(client):
+    r = client.post("/ui/api/ask", json={"question": "Comment refaire une carte d'identité perdue ?",
+                                         "conversation_id": "c-test1"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = _sse(r.text)
+    kinds = [k for k, _ in events]
+    assert "token" in kinds and kinds[-1] == "answer" and kinds.index("token") < kinds.index("answer")
+    ans = events[-1][1]
+    assert not ans["abstained"] and ans["citations"] and re.search(r"\[1\]", ans["answer"])
+    assert ans["answer_id"].startswith("r-") and "evidence" not in ans
+    logged = feedback.get("default", ans["answer_id"])
+    assert logged.question.startswith("Comment refaire") and logged.citations[0]["doc_id"] == ans["citations"][0]["doc_id"]
+    assert logged.rating is None
+
+    r = client.post("/ui/api/feedback", json={"answer_id": ans["answer_id"], "rating": "pas_utile"})
+    assert r.status_code == 200 and r.json()["ok"]
+    r = client.post("/ui/api/feedback", json={"answer_id": ans["answer_id"], "comment": "Il manque le prix du timbre."})
+    assert r.status_code == 200
+    logged = feedback.get("default", ans["answer_id"])
+    assert logged.rating == "pas_utile" and logged.comment == "Il manque le prix du timbre." and logged.feedback_at
+
+    # another tenant cannot touch this answer; empty or invalid feedback is refused in French
+    r = client.post("/ui/api/feedback", json={"answer_id": ans["answer_id"], "rating": "utile"},
+                    headers={"X-Territoria-Tenant": "autre"})
+    assert r.status_code == 404 and "introuvable" in r.json()["error"]["message"]
+    r = client.post("/ui/api/feedback", json={"answer_id": ans["answer_id"]})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "empty_feedback"
+    r = client.post("/ui/api/feedback", json={"answer_id": ans["answer_id"], "rating": "bof"})
+    assert r.status_code == 422 and "valeur non autorisée" in r.json()["error"]["message"]
+
+
+def test_chat_abstention_and_errors(client):
+    r = client.post("/ui/api/ask", json={"question": "Écris-moi un poème sur la mer"})
+    ans = _sse(r.text)[-1][1]
+    assert ans["abstained"] and ans["reason"] == "off_topic" and ans["answer_id"]
+    r = client.post("/ui/api/ask", json={"question": "   "})
+    assert r.status_code == 400 and r.json()["error"]["message"] == "La question est vide."
+    r = client.post("/ui/api/ask", json={"question": "Bonjour ?", "conversation_id": "../../x"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_conversation"
+
+
+def test_answer_log_retention(client, monkeypatch):
+    import sqlite3
+
+    aid = feedback.record("default", {"question": "ancienne", "answer": "x", "citations": []})
+    with sqlite3.connect(feedback.db_path()) as c:
+        c.execute("UPDATE answers SET at = '2000-01-01T00:00:00' WHERE answer_id = ?", (aid,))
+    feedback.record("default", {"question": "nouvelle", "answer": "y", "citations": []})
+    assert feedback.get("default", aid) is None  # older than the retention period: deleted
+
+
+# -- agent space: login and session -----------------------------------------------------------------------
+
+def test_agent_pages_need_login(client):
+    r = client.get("/espace-agent/documents", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/espace-agent/connexion")
+    r = client.post("/espace-agent/api/televersement", files={"files": ("a.txt", b"bonjour")})
+    assert r.status_code == 401 and "reconnectez-vous" in r.json()["error"]["message"]
+    r = client.get("/espace-agent/reponses", follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_login_errors_rate_limit_and_redirect_safety(client):
+    r = client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": "faux"})
+    assert r.status_code == 401 and "Identifiant ou mot de passe incorrect." in r.text
+    assert 'aria-invalid="true"' in r.text and auth.COOKIE not in r.cookies
+    r = client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": PASSWORD,
+                                                     "suite": "https://pirate.example/"}, follow_redirects=False)
+    assert r.headers["location"] == "/espace-agent/documents"  # no open redirect
+    client.cookies.clear()
+    for _ in range(auth.MAX_FAILURES):
+        client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": "faux"})
+    r = client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": PASSWORD})
+    assert r.status_code == 401 and "Trop de tentatives" in r.text
+    auth._failures.clear()
+
+
+def test_forged_or_foreign_cookie_is_refused(client):
+    from itsdangerous import URLSafeTimedSerializer
+
+    forged = URLSafeTimedSerializer("une autre clé", salt="territoria-agent-session").dumps({"u": "admin", "s": "x"})
+    client.cookies.set(auth.COOKIE, forged)
+    assert client.get("/espace-agent/documents", follow_redirects=False).status_code == 303
+
+
+def test_generated_admin_password(app_env, monkeypatch, tmp_path):
+    from territoria.core.settings import Settings, get_settings, set_settings
+
+    old = get_settings()
+    set_settings(Settings(data_dir=tmp_path / "d", embed_mode="off"))
+    monkeypatch.delenv("TERRITORIA_ADMIN_PASSWORD", raising=False)
+    try:
+        with TestClient(create_app()) as c:
+            f = tmp_path / "d" / "ui" / "admin-password.txt"
+            assert f.exists()  # generated when the server starts
+            page = c.get("/espace-agent/connexion").text
+            assert "ui/admin-password.txt" in page and "a été généré" in page
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600
+            pw = f.read_text().strip()
+            assert len(pw) >= 12
+            r = c.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": pw},
+                       follow_redirects=False)
+            assert r.status_code == 303
+            assert stat.S_IMODE((tmp_path / "d" / "ui" / "secret.key").stat().st_mode) == 0o600
+    finally:
+        set_settings(old)
+
+
+# -- agent space: documents, search, answers, settings ----------------------------------------------------
+
+def test_upload_job_list_search_source_and_delete(agent):
+    from territoria.web.jobs import jobs
+
+    csrf = _csrf(agent)
+    text = ("Règlement du marché de Noël de Saint-Exemple\n\nLes exposants versent une redevance de 45 euros par "
+            "emplacement. Le marché se tient sur la place de la Mairie du 1er au 24 décembre.\n")
+    r = agent.post("/espace-agent/api/televersement", files={"files": ("marche-noel.txt", text.encode())})
+    assert r.status_code == 403  # no CSRF token
+    r = agent.post("/espace-agent/api/televersement", files={"files": ("marche-noel.txt", text.encode())},
+                   headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert jobs.wait(job["job_id"], 60).status == "done"
+    st = agent.get(job["status_url"]).json()
+    assert st["status"] == "done" and st["doc_ids"] == ["marche-noel.txt"] and st["failed"] == []
+
+    page = agent.get("/espace-agent/documents").text
+    assert "Règlement du marché de Noël de Saint-Exemple" in page and "5 pour « default »" in page
+    page = agent.get("/espace-agent/documents?q=noël").text
+    assert "1 document(s) correspondant" in page
+
+    page = agent.get("/espace-agent/recherche?q=redevance+marché+de+Noël&mode=bm25").text
+    first = page.split('<li class="resultat">')[1]
+    assert "marche-noel.txt" in first and re.search(r"Score : <strong>\d+,\d+</strong>", first)
+
+    src = agent.get("/sources?doc=marche-noel.txt").text
+    assert "Télécharger le fichier" in src
+    r = agent.get("/sources/fichier?doc=marche-noel.txt")
+    assert r.status_code == 200 and r.content == text.encode()
+    assert agent.get("/sources/fichier?doc=../../secret.key").status_code == 404
+
+    r = agent.post("/espace-agent/documents/supprimer", data={"doc_id": "marche-noel.txt", "csrf": "faux"})
+    assert r.status_code == 403
+    r = agent.post("/espace-agent/documents/supprimer", data={"doc_id": "marche-noel.txt", "csrf": csrf})
+    assert r.status_code == 200 and "a été supprimé" in r.text
+    assert "marche-noel.txt" not in agent.get("/espace-agent/documents").text.split("liste-documents")[1]
+
+
+def test_upload_failure_has_french_reason(agent):
+    from territoria.web.jobs import jobs
+
+    csrf = _csrf(agent)
+    r = agent.post("/espace-agent/api/televersement", files={"files": ("abime.pdf", b"%PDF-1.4 ceci n'est pas un PDF")},
+                   headers={"X-CSRF-Token": csrf})
+    job = jobs.wait(r.json()["job_id"], 60)
+    assert job.status == "failed"
+    st = agent.get(f"/espace-agent/api/taches/{job.job_id}").json()
+    assert st["failed"][0]["file"] == "abime.pdf" and st["failed"][0]["reason"]
+    page = agent.get("/espace-agent/documents").text
+    assert "Échecs récents d'ingestion" in page and "abime.pdf" in page
+    reason = st["failed"][0]["reason"]
+    assert reason.split(" ")[0] in page and re.search(r"[éèàç]|PDF|fichier", reason)
+
+
+def test_answers_page_shows_feedback(agent):
+    r = agent.post("/ui/api/ask", json={"question": "Comment obtenir un acte de naissance ?", "channel": "widget"})
+    ans = _sse(r.text)[-1][1]
+    agent.post("/ui/api/feedback", json={"answer_id": ans["answer_id"], "rating": "utile", "comment": "Très clair."})
+    page = agent.get("/espace-agent/reponses?avis=utile").text
+    assert "Comment obtenir un acte de naissance ?" in page and "Très clair." in page and "module intégré" in page
+    assert "Jugées utiles" in page
+    assert "Comment obtenir un acte de naissance ?" not in agent.get("/espace-agent/reponses?avis=pas_utile").text
+
+
+def test_settings_contrast_origins_and_widget(agent):
+    csrf = _csrf(agent, "/espace-agent/personnalisation")
+    base = {"csrf": csrf, "name": "Mairie de Saint-Exemple", "welcome": "Bonjour !", "contact_label": "l'accueil",
+            "contact_phone": "01 23 45 67 89", "contact_url": "https://www.saint-exemple.example", "contact_address": "",
+            "examples": "Question 1 ?\nQuestion 2 ?", "widget_origins": ""}
+    r = agent.post("/espace-agent/personnalisation", data={**base, "color": "#99ccff"})
+    assert r.status_code == 400 and "trop claire" in r.text and 'aria-invalid="true"' in r.text
+    r = agent.post("/espace-agent/personnalisation", data={**base, "color": "#1f4d3a", "widget_origins": "pas une adresse"})
+    assert r.status_code == 400 and "Adresse(s) invalide(s)" in r.text
+    r = agent.post("/espace-agent/personnalisation",
+                   data={**base, "color": "#1F4D3A", "widget_origins": "https://www.saint-exemple.example/"},
+                   follow_redirects=False)
+    assert r.status_code == 303
+    page = agent.get(r.headers["location"]).text
+    assert "Les réglages ont été enregistrés." in page and "widget.js?tenant=default" in page
+
+    js = agent.get("/widget.js?tenant=default")
+    assert js.headers["content-type"].startswith("text/javascript")
+    assert '"name": "Mairie de Saint-Exemple"' in js.text and '"color": "#1f4d3a"' in js.text
+    assert "__TERRITORIA_CONFIG__" not in js.text
+    assert "--primaire: #1f4d3a" in agent.get("/ui/theme.css?tenant=default").text
+    home = agent.get("/").text
+    assert "Mairie de Saint-Exemple" in home and "Question 2 ?" in home and "01 23 45 67 89" in home
+
+    # framing: only the widget's chat may be framed, by the configured sites
+    panel = agent.get("/widget/panneau")
+    assert "frame-ancestors 'self' https://www.saint-exemple.example" in panel.headers["content-security-policy"]
+    assert "x-frame-options" not in panel.headers
+    assert agent.get("/").headers["x-frame-options"] == "DENY"
+    r = agent.post("/espace-agent/personnalisation", data={**base, "color": "#000091"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "frame-ancestors *" in agent.get("/widget/panneau").headers["content-security-policy"]
+
+
+def test_tenant_switch(agent):
+    csrf = _csrf(agent)
+    r = agent.post("/espace-agent/collectivite", data={"tenant": "commune-b", "csrf": csrf,
+                                                       "suite": "/espace-agent/documents"})
+    assert r.status_code == 200 and "0 pour « commune-b »" in r.text
+    r = agent.post("/espace-agent/collectivite", data={"tenant": "a/b", "csrf": _csrf(agent)})
+    assert r.status_code == 400 and "invalide" in r.text
+    agent.post("/espace-agent/collectivite", data={"tenant": "default", "csrf": _csrf(agent)})
