@@ -297,3 +297,20 @@ def test_eval_on_empty_catalogue_says_what_to_do(tmp_path):
     out = CliRunner().invoke(app, ["--data-dir", str(tmp_path / "empty"), "eval", "aids", str(cases), "--json"])
     assert out.exit_code == 1
     assert "territoria aids import" in out.output and "Aucune aide" in out.output
+
+
+def test_aids_api_find_and_questions(small_catalogue):
+    """The aid finder through the REST API: ranked results, and questions when facts are missing."""
+    from fastapi.testclient import TestClient
+
+    from territoria.web.app import create_app
+
+    client = TestClient(create_app())
+    r = client.post("/api/aids/find", json={"profile": {"commune": "70550", "age": 19, "audience": "particulier"},
+                                            "need": "financer mon permis de conduire"})
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    assert results and "aides-jeunes/bretagne-aide-code-permis" not in [x["id"] for x in results]
+    assert all(x["eligibility"] in ("eligible", "to_check") for x in results)
+    r = client.post("/api/aids/questions", json={"profile": {}, "need": "financer mon permis de conduire"})
+    assert r.status_code == 200 and r.json()["questions"]

@@ -226,6 +226,10 @@ def create_app() -> FastAPI:
 
     mount_ui(app)
 
+    from territoria.web.aids_routes import router as aids_router
+
+    app.include_router(aids_router)
+
     @app.get("/api/health", tags=["système"], summary="État du service")
     def health(x_territoria_tenant: Optional[str] = Header(None)):
         from territoria.store import get_store
