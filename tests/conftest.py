@@ -18,9 +18,11 @@ def shared_dir() -> Path:
 @pytest.fixture()
 def data_dir(tmp_path, monkeypatch) -> Path:
     """A fresh Territoria data dir for one test, set as the current settings."""
-    from territoria.core.settings import Settings, set_settings
+    from territoria.core.settings import Settings, get_settings, set_settings
 
+    previous = get_settings()
     d = tmp_path / "data"
     monkeypatch.setenv("TERRITORIA_DATA_DIR", str(d))
     set_settings(Settings(data_dir=d))
-    return d
+    yield d
+    set_settings(previous)  # module-scoped fixtures of later tests keep their own data dir

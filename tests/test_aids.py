@@ -194,6 +194,7 @@ def small_catalogue(shared_dir, tmp_path_factory):
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     data = tmp_path_factory.mktemp("aids_data")
     old = get_settings()
+    old_env = os.environ.get("TERRITORIA_DATA_DIR")
     settings = set_settings(Settings(data_dir=data))
     os.environ["TERRITORIA_DATA_DIR"] = str(data)
     os.environ["TERRITORIA_TODAY"] = TODAY.isoformat()
@@ -201,6 +202,10 @@ def small_catalogue(shared_dir, tmp_path_factory):
     yield settings, report
     set_settings(old)
     os.environ.pop("TERRITORIA_TODAY", None)
+    if old_env is None:  # later test modules must not inherit this data dir through the CLI's env var
+        os.environ.pop("TERRITORIA_DATA_DIR", None)
+    else:
+        os.environ["TERRITORIA_DATA_DIR"] = old_env
 
 
 def test_import_report(small_catalogue):
@@ -303,8 +308,10 @@ def test_aids_api_find_and_questions(small_catalogue):
     """The aid finder through the REST API: ranked results, and questions when facts are missing."""
     from fastapi.testclient import TestClient
 
+    from territoria.core.settings import set_settings
     from territoria.web.app import create_app
 
+    set_settings(small_catalogue[0])
     client = TestClient(create_app())
     r = client.post("/api/aids/find", json={"profile": {"commune": "70550", "age": 19, "audience": "particulier"},
                                             "need": "financer mon permis de conduire"})
