@@ -34,7 +34,7 @@ test: install test-deps
 	$(BIN)/python -m pytest tests
 
 bench: install
-	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/ingest.py --data-dir $(DATA)-bench && $(BIN)/python bench/retrieval.py --data-dir $(DATA)-bench
 
 clean:
 	rm -rf $(VENV) $(DATA) build *.egg-info
