@@ -45,7 +45,7 @@ def main() -> None:
 def compute(rows, tenant):
     from territoria.assistant.evidence import gather
     from territoria.assistant.policy import screen
-    from territoria.assistant.service import corpus_latest_year
+    from territoria.assistant.service import _place_covered, corpus_latest_year
     from territoria.search.engine import search
 
     recs = []
@@ -58,11 +58,9 @@ def compute(rows, tenant):
         ev = gather(q, hits, tenant=tenant)
         rel = set(r.get("relevant_ids") or [])
         ranks = [i + 1 for i, h in enumerate(hits) if h.doc_id in rel]
-        text = " ".join((p.title + " " + p.text) for p in ev.passages)
-        from territoria.assistant.grounding import fold
         recs.append({
             "id": r.get("id"), "answerable": bool(rel), "theme": r.get("theme"), "style": r.get("style"),
-            "reason": sc.reason, "places": sc.places, "places_missing": [p for p in sc.places if p not in fold(text)],
+            "reason": sc.reason, "places": sc.places, "places_missing": [p for p in sc.places if not _place_covered(p, q, ev.candidates)],
             "local_cue": sc.local_cue, "years": sorted(sc.years), "latest_year": corpus_latest_year(tenant),
             "rank": ranks[0] if ranks else None, **ev.to_dict(),
             "kept": [p.doc_id for p in ev.passages], "kept_hit": bool(rel & {p.doc_id for p in ev.passages}),
@@ -80,7 +78,7 @@ def report(recs):
     print(f"{len(ans)} answerable, {len(un)} unanswerable")
     print("rank distribution:", {k: sum(1 for r in ans if (r['rank'] or 99) <= k) / max(1, len(ans)) for k in (1, 2, 3, 4, 8)})
     print("kept_hit:", sum(r["kept_hit"] for r in ans) / max(1, len(ans)))
-    for th in (-0.10, -0.08, -0.06, -0.05, -0.04, -0.03, -0.02, -0.01, 0.0, 0.01):
+    for th in (-0.10, -0.08, -0.06, -0.05, -0.045, -0.04, -0.03, -0.02, -0.01, 0.0, 0.01):
         a_ans = [r for r in ans if r["score"] >= th]
         u_abs = [r for r in un if r["reason"] or r["score"] < th or (r["places_missing"] and r["local_cue"])
                  or any(y > (r["latest_year"] or 9999) for y in r["years"])]

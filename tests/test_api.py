@@ -184,3 +184,13 @@ def test_real_http_server_with_openai_client(client):
     finally:
         server.should_exit = True
         th.join(timeout=10)
+
+
+def test_openapi_docs_and_chat_page(client):
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    for path in ("/api/search", "/api/ask", "/api/documents", "/api/jobs/{job_id}", "/v1/chat/completions",
+                 "/v1/models", "/v1/embeddings"):
+        assert path in spec["paths"]
+    page = client.get("/")
+    assert page.status_code == 200 and "Posez votre question" in page.text

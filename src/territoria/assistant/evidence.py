@@ -31,9 +31,10 @@ MAX_SENTENCES = 14  # per passage, for the embedding cost
 W_COS = 1.0
 W_COV = 0.25
 # score = W_COS*(cos - COS0) + W_COV*(coverage - COV0) of the best examined hit. On dev_paraphrased (full
-# fiche corpus, head vectors): answerable questions score -0.053 … 0.17 (2 of 120 below -0.04), questions
-# no document answers and that the policy rules do not catch score -0.078 … -0.038.
-ABSTAIN_BELOW = -0.04
+# fiche corpus, e5 head vectors + USE body vectors): answerable questions score -0.051 … 0.17 (3 of 120
+# below -0.045); questions no document answers that the policy rules do not catch score -0.075 … -0.021
+# (5 of 6 below -0.045; the last one is left to the model check).
+ABSTAIN_BELOW = -0.045
 COS0 = 0.80
 COV0 = 0.5
 # Excerpts for the prompt follow the search order (re-ordering by these signals was measured worse: the

@@ -40,10 +40,11 @@ log = logging.getLogger("territoria.assistant")
 MAX_QUESTION_CHARS = 2000
 MAX_TOKENS = int(os.environ.get("TERRITORIA_LLM_MAX_TOKENS", "180"))
 SEARCH_K = 8
-# When no sentence of the model passes the checks (it refused, or said things the passages do not
-# support), the answer quotes the best passage if the evidence is at least this strong, else abstains
-# ("model_check"). The 1.5B model refuses some answerable questions (MODELS.md §2), hence the quote.
-CONFIDENT_EVIDENCE = -0.025
+# When no sentence of the model passes the checks, the answer quotes the first passage, except when the
+# model refused or stated figures absent from the passages while the evidence is below this level: then
+# it abstains ("model_check"). The 1.5B model refuses some answerable questions (MODELS.md §2) and often
+# words a right answer too loosely for the support check, hence the quote in the other cases.
+CONFIDENT_EVIDENCE = 0.0
 
 EventCallback = Callable[[dict], None]
 
@@ -264,6 +265,20 @@ def _clean_question(q: str) -> str:
     return q
 
 
+def _place_covered(place: str, question: str, passages: list[Passage]) -> bool:
+    """Whether the passages speak about this place: in a title, or in a sentence that shares at least two
+    other words with the question (a national fiche listing "Paris, Lyon et Marseille" does not count)."""
+    pat = re.compile(rf"\b{re.escape(place)}\b")
+    others = terms(question) - terms(place)
+    for p in passages:
+        if pat.search(re.sub(r"[^a-z0-9]+", " ", fold(p.title))):
+            return True
+        for sent in split_sentences(p.text):
+            if pat.search(re.sub(r"[^a-z0-9]+", " ", fold(sent))) and len(terms(sent) & others) >= 2:
+                return True
+    return False
+
+
 def _display_place(question: str, folded: str) -> str:
     m = re.search(r"[\w'-]+(?:[\s-][\w'-]+){0,4}", question)
     words = re.findall(r"[\w'’-]+", question)
@@ -314,6 +329,7 @@ class _Composer:
         self.support: dict[int, list[str]] = {}
         self.checks: list[dict] = []
         self.refused = False
+        self.invented_numbers = False  # the model stated figures absent from the passages
         self.accepted = 0
 
     def feed(self, piece: str) -> None:
@@ -344,6 +360,8 @@ class _Composer:
             self.pending.append(chk.text)  # "Oui." / "Non." : shown with the next checked sentence
             return
         if not chk.ok:
+            if not chk.numbers_ok:
+                self.invented_numbers = True
             return
         if last and not re.search(r"[.!?…»)]$", chk.text) and len(chk.text.split()) < 4:
             return  # a fragment cut by max_tokens
@@ -481,7 +499,7 @@ def ask(question: str, *, tenant: str | None = None, conversation_id: str | None
     if ev.injection:
         ans.warnings.append(prompts.INJECTION_WARNING)
     seen_text = fold(" ".join(f"{c.title} {c.text}" for c in ev.candidates))
-    missing = [p for p in sc.places if p not in seen_text]
+    missing = [p for p in sc.places if not _place_covered(p, q, ev.candidates)]
     if missing and sc.local_cue:
         ans.evidence["missing_places"] = missing
         return finish("local", place=", ".join(_display_place(q, m) for m in missing))
@@ -518,8 +536,9 @@ def ask(question: str, *, tenant: str | None = None, conversation_id: str | None
         ans.citations = composer.citations()
         ans.abstained, ans.mode = False, "generated"
         return finish()
-    if ev.score < CONFIDENT_EVIDENCE:
-        # the model found nothing it could say from the excerpts, and the evidence is only moderate
+    if ev.score < CONFIDENT_EVIDENCE and (composer.refused or composer.invented_numbers):
+        # the model says the excerpts do not answer, or answers with figures they do not contain (from its
+        # own memory), and the evidence is only moderate: the documents do not hold the answer
         return finish("model_check")
     # strong evidence but nothing checkable came out (or an unjustified refusal): quote the best passage
     text, cits = _extractive(ev)
