@@ -62,7 +62,7 @@ def main() -> None:
         "llm_threads": getattr(llm, "threads", None), "model_load_s": round(load_s, 1),
         "prompt_version": PROMPT_VERSION, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load_avg_start": round(load1, 2), "load_avg_end": round(os.getloadavg()[0], 2),
-        "wall_s": round(time.perf_counter() - t1, 1), "data_dir": str(get_settings().data_dir),
+        "wall_s": round(time.perf_counter() - t1, 1), 
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

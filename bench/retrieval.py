@@ -41,7 +41,7 @@ def main() -> None:
             if v.get("recall@5_by_style"):
                 print("          recall@5 by style:", v["recall@5_by_style"])
             v.pop("missed@5", None) if name == "dev" else None
-    write_result("retrieval", {"data_dir": str(data_dir), **out})
+    write_result("retrieval", out)
 
 
 if __name__ == "__main__":

@@ -35,21 +35,7 @@ def _global(
 
 # -- core commands: ingestion, search, evaluation -------------------------------------------------
 
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def _tenant(tenant: Optional[str]) -> str:
-    from territoria.core.settings import get_settings
-
-    return tenant or get_settings().tenant
-
-
-def _fail(msg: str, code: int = 1):
-    _console().print(f"[bold red]Erreur :[/] {msg}")
-    raise typer.Exit(code)
+from territoria.cli_common import _console, _fail, _tenant  # noqa: E402
 
 
 @app.command()
