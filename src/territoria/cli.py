@@ -31,6 +31,10 @@ def _global(
 ) -> None:
     if data_dir is not None:
         set_settings(Settings(data_dir=data_dir))
+    from territoria.core.settings import get_settings
+    from territoria.trust import principal
+
+    principal.set_current(principal.cli_principal(get_settings().tenant))  # the audit log's actor
 
 
 # -- core commands: ingestion, search, evaluation -------------------------------------------------
@@ -43,6 +47,8 @@ def ingest(
     paths: list[Path] = typer.Argument(..., help="Fichiers, dossiers (récursif) ou corpus JSONL."),
     tenant: Optional[str] = typer.Option(None, "--tenant", help="Collectivité (locataire)."),
     source: Optional[str] = typer.Option(None, "--source", help="Nom de la source (filtre de recherche)."),
+    visibility: Optional[str] = typer.Option(None, "--visibility",
+                                             help="public (défaut) ou internal (agents seulement)."),
     dense: str = typer.Option("inline", "--dense", help="Vecteurs denses : inline, background ou off."),
     json_out: bool = typer.Option(False, "--json", help="Résumé en JSON sur la sortie standard."),
 ) -> None:
@@ -53,7 +59,16 @@ def ingest(
 
     from territoria.ingest.pipeline import ingest_paths
 
+    from territoria.trust import tenants as registry
+
     con = _console()
+    if visibility not in (None, "public", "internal"):
+        _fail(f"visibilité « {visibility} » inconnue : public ou internal.", 2)
+    try:
+        if registry.ensure(_tenant(tenant)):
+            con.print(f"Collectivité « {_tenant(tenant)} » créée (territoria tenant list).")
+    except TerritoriaError as exc:
+        _fail(exc.message + (f" {exc.hint}" if exc.hint else ""), 2)
     missing = [p for p in paths if not p.exists()]
     for p in missing:
         con.print(f"[red]Introuvable :[/] {p}")
@@ -63,7 +78,7 @@ def ingest(
         orig_add = prog.add_task
         prog.add_task = lambda *a, **kw: orig_add(*a, rate="", **kw)  # type: ignore[method-assign]
         summary = ingest_paths([p for p in paths if p.exists()], tenant=_tenant(tenant), source=source,
-                               progress=prog)
+                               progress=prog, visibility=visibility)
     for p in missing:
         summary.failed.append((str(p), "Fichier ou dossier introuvable."))
     rate = (summary.ingested + summary.unchanged) / summary.seconds if summary.seconds else 0
@@ -191,6 +206,7 @@ def search(
     doc_type: Optional[str] = typer.Option(None, "--type", help="Type de document (pdf, docx, jsonl…)."),
     date_from: Optional[str] = typer.Option(None, "--from", help="Date minimale AAAA-MM-JJ."),
     date_to: Optional[str] = typer.Option(None, "--to", help="Date maximale AAAA-MM-JJ."),
+    public: bool = typer.Option(False, "--public", help="Ce que voit un usager : documents publics seulement."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Rechercher dans les documents (lexical français, dense, ou hybride par défaut)."""
@@ -202,7 +218,8 @@ def search(
     if mode not in MODES:
         _fail(f"mode « {mode} » inconnu : choisissez parmi {', '.join(MODES)}.", 2)
     hits = do_search(query, k=k, mode=mode, tenant=_tenant(tenant),
-                     filters=Filters(source=source, doc_type=doc_type, date_from=date_from, date_to=date_to))
+                     filters=Filters(source=source, doc_type=doc_type, date_from=date_from, date_to=date_to,
+                                     visibility=("public",) if public else None))
     if json_out:
         typer.echo(_json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
         return
@@ -267,6 +284,10 @@ def eval_retrieval(
 
 # Sub-applications of the use cases and layers (module path, attribute, command name).
 _SUBAPPS = [
+    ("territoria.trust.cli", "tenant_app", "tenant"),
+    ("territoria.trust.cli", "user_app", "user"),
+    ("territoria.trust.cli", "key_app", "apikey"),
+    ("territoria.trust.cli", "audit_app", "audit"),
     ("territoria.canteen.cli", "app", "canteen"),
     ("territoria.aids.cli", "app", "aids"),
 ]

@@ -14,9 +14,15 @@ def _console():
 
 
 def _tenant(tenant: Optional[str]) -> str:
+    from territoria.core.errors import TerritoriaError
     from territoria.core.settings import get_settings
+    from territoria.trust.tenants import check_name
 
-    return tenant or get_settings().tenant
+    t = tenant or get_settings().tenant
+    try:
+        return check_name(t)
+    except TerritoriaError as exc:
+        _fail(exc.message + (f" {exc.hint}" if exc.hint else ""), 2)
 
 
 def _fail(msg: str, code: int = 1):

@@ -101,11 +101,16 @@ def find_cmd(
     date_: Optional[str] = typer.Option(None, "--date", help="Date de référence AAAA-MM-JJ (défaut : aujourd'hui)."),
 ) -> None:
     """Trouver les aides qu'un demandeur peut obtenir pour son besoin, avec les raisons."""
+    from territoria.aids.audit import audit_aids
     from territoria.aids.finder import find_with_context
+    from territoria.core.settings import get_settings
+    from territoria.trust.principal import cli_principal
 
     try:
         prof = _read_profile(profile, {"commune": commune, "age": age, "audience": audience, "statut": statut})
         out = find_with_context(prof, need, k=k, include_ineligible=include_ineligible, today=date_)
+        t = get_settings().tenant
+        audit_aids(out, t, prof, need, out.get("elapsed_ms") or 0.0, actor=cli_principal(t).actor)
     except TerritoriaError as exc:
         _fail(exc)
         return

@@ -86,10 +86,12 @@ class Answer:
     evidence: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
+    retrieved: list[str] = field(default_factory=list)  # doc ids returned by the search (audit log)
+    audit_id: int | None = None  # seq of this answer's row in the audit log
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "answer": self.answer, "abstained": self.abstained,
+            "audit_id": self.audit_id, "answer": self.answer, "abstained": self.abstained,
             "citations": [c.to_dict() for c in self.citations],
             "latency_ms": self.latency_ms, "model": self.model, "energy_wh": self.energy_wh,
             "mode": self.mode, "reason": self.reason, "question": self.question, "search_query": self.search_query,
@@ -114,20 +116,36 @@ def remove_audit_hook(fn: Callable[[dict], None]) -> None:
         _AUDIT_HOOKS.remove(fn)
 
 
-def _audit(ans: Answer) -> None:
+def _audit(ans: Answer, caller=None) -> None:
     record = {"event": "assistant.answer", "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "tenant": ans.tenant,
               "conversation_id": ans.conversation_id, "question": ans.question, "answer": ans.answer,
               "abstained": ans.abstained, "reason": ans.reason, "mode": ans.mode,
               "doc_ids": [c.doc_id for c in ans.citations], "model": ans.model, "backend": ans.backend,
               "prompt_version": ans.prompt_version, "latency_ms": ans.latency_ms, "energy_wh": ans.energy_wh}
-    # the question is not logged here (it may hold personal data); the audit hooks decide
     log.info("answer tenant=%s prompt=%s model=%s mode=%s reason=%s docs=%s total_ms=%s",
              ans.tenant, ans.prompt_version, ans.model, ans.mode, ans.reason, record["doc_ids"],
              ans.latency_ms.get("total"))
+    # the audit log of the trust layer (AI Act art. 12): one hash-chained row per answer; the question is
+    # kept, or only its keyed hash when anonymisation is on
+    from territoria.trust import audit, principal, quotas
+
+    retrieved = list(dict.fromkeys([*ans.retrieved, *record["doc_ids"]]))
+    caller = caller or principal.current()
+    row = audit.record(
+        "assistant.answer", tenant=ans.tenant, input=ans.question, actor=caller.actor if caller else None, model=ans.model or None,
+        prompt_version=ans.prompt_version, retrieved=[d for d in retrieved if d],
+        output={"answer": ans.answer, "abstained": ans.abstained, "reason": ans.reason, "mode": ans.mode,
+                "citations": record["doc_ids"]},
+        latency_ms=ans.latency_ms.get("total"), energy_wh=ans.energy_wh,
+        extra={"backend": ans.backend, "conversation_id": ans.conversation_id,
+               "tokens": {k: ans.usage.get(k) for k in ("prompt_tokens", "completion_tokens")}})
+    ans.audit_id = row["seq"]
+    tokens = int(ans.usage.get("prompt_tokens") or 0) + int(ans.usage.get("completion_tokens") or 0)
+    quotas.record_tokens(caller, ans.tenant, tokens)
     for fn in list(_AUDIT_HOOKS):
         try:
             fn(record)
-        except Exception:  # an audit sink failing must not lose the answer
+        except Exception:  # an extra audit sink failing must not lose the answer
             log.exception("audit hook failed")
 
 
@@ -167,9 +185,9 @@ def corpus_latest_year(tenant: str | None = None) -> int | None:
     settings = get_settings()
     tenant = tenant or settings.tenant
     store = get_store(settings)
-    key = (str(settings.db_path), tenant, store.generation(tenant))
+    key = (str(settings.db_path), tenant, store.scope_version(tenant))
     if key not in _latest_cache:
-        ys = [int(d[:4]) for _, _, _, d in store.doc_filters(tenant) if d and d[:4].isdigit()]
+        ys = [int(d[:4]) for _, _, _, _, d, _ in store.doc_filters(store.scope(tenant)) if d and d[:4].isdigit()]
         _latest_cache[key] = max(ys) if ys else None
     return _latest_cache[key]
 
@@ -413,17 +431,28 @@ def _extractive(ev: Evidence) -> tuple[str, list[Citation]]:
 
 def ask(question: str, *, tenant: str | None = None, conversation_id: str | None = None,
         backend: str | None = None, llm=None, on_event: EventCallback | None = None,
-        history: list[dict] | None = None, max_tokens: int | None = None) -> Answer:
+        history: list[dict] | None = None, max_tokens: int | None = None,
+        visibility: tuple[str, ...] | None = None, caller=None) -> Answer:
     """Answer a question from the tenant's documents. `on_event` receives streaming events:
     {"type": "sources", "passages": [...]}, {"type": "token", "text": "..."} (checked text, to append),
     then the caller gets the final `Answer` (also sent as {"type": "answer", ...} by `ask_stream`)."""
     from territoria.assistant import conversations
-    from territoria.search.engine import search
+    from territoria.search.engine import Filters
+    from territoria.search.engine import search as _search
     from territoria.store import get_store
+    from territoria.trust import principal
 
     t0, c0 = time.perf_counter(), time.process_time()
     settings = get_settings()
     tenant = tenant or settings.tenant
+    caller = caller or principal.current()
+    if visibility is None and caller is not None:
+        visibility = caller.visibility  # citizens and public keys: public documents only
+    filters = Filters(visibility=visibility)
+
+    def search(query: str, **kw):
+        return _search(query, filters=filters, **kw)
+
     question = _clean_question(question)
     emit = on_event or (lambda e: None)
     ans = Answer(question=question, answer="", abstained=True, tenant=tenant, conversation_id=conversation_id)
@@ -457,7 +486,7 @@ def ask(question: str, *, tenant: str | None = None, conversation_id: str | None
             conversations.append(tenant, conversation_id, {
                 "question": question, "search_query": ans.search_query, "answer": ans.answer,
                 "abstained": ans.abstained, "doc_ids": [c.doc_id for c in ans.citations]})
-        _audit(ans)
+        _audit(ans, caller)
         return ans
 
     # 1. follow-ups
@@ -477,7 +506,8 @@ def ask(question: str, *, tenant: str | None = None, conversation_id: str | None
         return finish(sc.reason)
 
     # 3. retrieval and evidence
-    if get_store(settings).count_documents(tenant) == 0:
+    store = get_store(settings)
+    if store.count_documents(store.scope(tenant), visibility=visibility) == 0:
         return finish("no_documents")
     hits = search(q, k=SEARCH_K, mode="hybrid", tenant=tenant)
     if hits and reformulate_enabled():
@@ -490,6 +520,7 @@ def ask(question: str, *, tenant: str | None = None, conversation_id: str | None
             ans.evidence["reformulated"] = rq
             hits = fuse_hits([hits, search(rq, k=SEARCH_K, mode="hybrid", tenant=tenant)], SEARCH_K)
     t_search = time.perf_counter() - t0
+    ans.retrieved = [h.doc_id for h in hits]
     if not hits:
         ans.latency_ms["search"] = round(t_search * 1000, 1)
         return finish("no_evidence")
@@ -567,7 +598,9 @@ def ask_stream(question: str, **kw) -> Iterator[dict]:
         finally:
             q.put(_END)
 
-    threading.Thread(target=work, name="assistant-ask", daemon=True).start()
+    import contextvars
+
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), name="assistant-ask", daemon=True).start()
     while True:
         item = q.get()
         if item is _END:

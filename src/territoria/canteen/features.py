@@ -190,8 +190,8 @@ def menu_features(menus: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------- recent attendance
 
 LAG_COLUMNS = ["lvl_med10", "lvl_mean5", "lvl_med20", "last_val", "stale_days",
-               "wd_mean4", "wd_last", "wd_n", "ly_season", "n_hist", "yr_ratio", "cv20"]
-
+               "wd_mean4", "wd_last", "wd_n", "ly_season", "n_hist", "yr_ratio", "cv20",
+               "lvl_med3", "lvl_ewm", "lvl_mean48", "wd_mean12", "wd_ratio12"]
 
 def _window_stat(values: np.ndarray, idx: np.ndarray, k: int, how: str) -> np.ndarray:
     """Statistic of the k values before position idx (exclusive) for every idx; NaN if none."""
@@ -230,7 +230,11 @@ def lag_features(obs: pd.DataFrame, queries: pd.DataFrame, horizon: int) -> pd.D
             "lvl_mean5": _window_stat(v, idx, 5, "mean"),
             "lvl_med20": _window_stat(v, idx, 20, "median"),
             "n_hist": idx.astype(float),
+            "lvl_med3": _window_stat(v, idx, 3, "median"),
+            "lvl_mean48": _window_stat(v, idx, 48, "mean"),
         }
+        ewm = pd.Series(v).ewm(halflife=8).mean().to_numpy()
+        res["lvl_ewm"] = np.where(idx > 0, ewm[np.maximum(idx - 1, 0)], np.nan)
         sd = pd.Series(v).rolling(20, min_periods=3).std().to_numpy()
         res["cv20"] = np.where(idx > 0, sd[np.maximum(idx - 1, 0)], np.nan) / res["lvl_med20"]
         ok = idx > 0
@@ -243,6 +247,7 @@ def lag_features(obs: pd.DataFrame, queries: pd.DataFrame, horizon: int) -> pd.D
         wd_mean = np.full(len(q), np.nan)
         wd_last = np.full(len(q), np.nan)
         wd_n = np.zeros(len(q))
+        wd_mean12 = np.full(len(q), np.nan)
         tdow = pd.DatetimeIndex(t).day_of_week.to_numpy()
         qdow = pd.DatetimeIndex(qd).day_of_week.to_numpy()
         for d in np.unique(qdow):
@@ -253,10 +258,14 @@ def lag_features(obs: pd.DataFrame, queries: pd.DataFrame, horizon: int) -> pd.D
             qs = qdow == d
             j = np.searchsorted(td, cut[qs], side="right")
             wd_mean[qs] = _window_stat(vd, j, 4, "mean")
+            wd_mean12[qs] = _window_stat(vd, j, 12, "mean")
             jj = np.where(j > 0, j - 1, 0)
             wd_last[qs] = np.where(j > 0, vd[jj], np.nan)
             wd_n[qs] = np.minimum(j, 4)
         res["wd_mean4"], res["wd_last"], res["wd_n"] = wd_mean, wd_last, wd_n
+        # the site's long-run weekday profile: same weekday over 12 weeks vs. all days over ~12 weeks
+        res["wd_mean12"] = wd_mean12
+        res["wd_ratio12"] = wd_mean12 / res["lvl_mean48"]
         # same period one year before (± 2 weeks), relative to the level at that time
         csum = np.concatenate([[0.0], np.cumsum(v)])
         lo = np.searchsorted(t, qd - np.timedelta64(378, "D"), side="left")
@@ -269,3 +278,4 @@ def lag_features(obs: pd.DataFrame, queries: pd.DataFrame, horizon: int) -> pd.D
         res["yr_ratio"] = res["lvl_med20"] / lvl_then
         out.loc[q.index, list(res)] = np.column_stack([res[c] for c in res])
     return out
+

@@ -112,7 +112,8 @@ class CanteenModel:
         X["site_type"] = rows["site_type"].map(TYPE_CODES).fillna(3).to_numpy()
         X["log_level"] = np.log(base)
         for c, name in [("lvl_mean5", "r_mean5"), ("lvl_med20", "r_med20"), ("last_val", "r_last"),
-                        ("wd_mean4", "r_wd4"), ("wd_last", "r_wdlast")]:
+                        ("wd_mean4", "r_wd4"), ("wd_last", "r_wdlast"), ("lvl_med3", "r_med3"),
+                        ("lvl_ewm", "r_ewm"), ("wd_mean12", "r_wd12"), ("lvl_mean48", "r_mean48")]:
             X[name] = np.where(no_hist, 1.0, lags[c].to_numpy() / base)
         X["wd_n"] = np.where(no_hist, 4, lags["wd_n"].to_numpy())
         X["stale_days"] = np.where(no_hist, self.horizon, lags["stale_days"].to_numpy())
@@ -120,6 +121,7 @@ class CanteenModel:
         X["ly_season"] = lags["ly_season"].to_numpy()
         X["yr_ratio"] = lags["yr_ratio"].to_numpy()
         X["cv20"] = lags["cv20"].to_numpy()
+        X["wd_ratio12"] = lags["wd_ratio12"].to_numpy()
         X["enrol_ratio"] = np.where(no_hist, 1.0, enrol_now / enrol_then)
         X["meals_per_pupil"] = base / enrol_now
         return X, base, no_hist

@@ -20,6 +20,7 @@ class StoredChunk:
     chunk: Chunk
     terms: list[str]
     embed_text: str  # the text given to the dense embedder
+    tenant: str = ""
 
 
 @dataclass

@@ -72,6 +72,8 @@ class Hit:
     score: float
     text: str
     source: str | None = None
+    tenant: str | None = None  # where the document lives: the caller's tenant or a commons corpus
+    visibility: str = "public"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,4 +86,6 @@ class Hit:
             "score": round(float(self.score), 6),
             "text": self.text,
             "source": self.source,
+            "tenant": self.tenant,
+            "visibility": self.visibility,
         }

@@ -243,8 +243,11 @@ def record_from_file(path: Path, root: Path, settings: Settings, source: str) ->
 
 
 def ingest_paths(paths: Iterable[Path], *, tenant: str | None = None, source: str | None = None,
-                 settings: Settings | None = None, progress=None) -> IngestSummary:
-    """Ingest files, folders and JSONL corpora. `progress` is an optional rich Progress."""
+                 settings: Settings | None = None, progress=None, visibility: str | None = None) -> IngestSummary:
+    """Ingest files, folders and JSONL corpora. `progress` is an optional rich Progress.
+    `visibility` ("public" or "internal") overrides the documents' own (JSONL rows may carry one)."""
+    if visibility is not None and visibility not in ("public", "internal"):
+        raise IngestError(f"Visibilité inconnue : « {visibility} ».", hint="public ou internal.")
     from territoria.store import get_store
 
     settings = settings or get_settings()
@@ -261,6 +264,8 @@ def ingest_paths(paths: Iterable[Path], *, tenant: str | None = None, source: st
         if isinstance(item, IngestError):
             summary.failed.append((label, str(item)))
             return
+        if visibility is not None:
+            item.visibility = visibility
         try:
             written, n = store_record(store, tenant, item, known)
         except IngestError as exc:

@@ -38,9 +38,11 @@ class Filters:
     doc_type: str | None = None
     date_from: str | None = None  # ISO dates, inclusive
     date_to: str | None = None
+    # allowed document visibilities (None: all). Citizens and public keys get ("public",).
+    visibility: tuple[str, ...] | None = None
 
     def active(self) -> bool:
-        return any((self.source, self.doc_type, self.date_from, self.date_to))
+        return any((self.source, self.doc_type, self.date_from, self.date_to)) or self.visibility is not None
 
 
 @dataclass
@@ -48,7 +50,7 @@ class ChunkIndex:
     rows: np.ndarray  # chunk row ids (store), index position = chunk position
     doc_pos: np.ndarray  # per chunk: position of its document in doc_ids
     doc_ids: list[str]
-    doc_meta: list[tuple[str, str, str | None]]  # per doc: (source, doc_type, date)
+    doc_meta: list[tuple]  # per doc: (source, doc_type, date, visibility, tenant)
     is_head: np.ndarray
     bm25: BM25Index
     dense: dict[str, tuple[np.ndarray, DenseMatrix]] = field(default_factory=dict)  # model -> (chunk pos, M)
@@ -62,8 +64,10 @@ class ChunkIndex:
         if f is None or not f.active():
             return None
         m = np.ones(self.n_docs, dtype=bool)
-        for i, (src, dtype, date) in enumerate(self.doc_meta):
-            if f.source and src != f.source:
+        for i, (src, dtype, date, vis, _tenant) in enumerate(self.doc_meta):
+            if f.visibility is not None and vis not in f.visibility:
+                m[i] = False
+            elif f.source and src != f.source:
                 m[i] = False
             elif f.doc_type and dtype != f.doc_type:
                 m[i] = False
@@ -75,32 +79,35 @@ class ChunkIndex:
 
 
 def _version(store, tenant: str) -> tuple:
-    return (store.generation(tenant), store.embeddings_version())
+    # the tenant's scope (itself + attached commons) and each one's generation, and the vectors stored
+    return ("v2", *store.scope_version(tenant), store.embeddings_version())
 
 
 def _build(store, tenant: str, version: tuple) -> ChunkIndex:
+    """One index over the tenant's documents and those of the commons corpora attached to it."""
+    scope = store.scope(tenant)
     rows, doc_pos, is_head, terms = [], [], [], []
-    doc_index: dict[str, int] = {}
-    for sc in store.iter_chunks(tenant):
+    doc_index: dict[tuple[str, str], int] = {}
+    for sc in store.iter_chunks(scope):
         rows.append(sc.row)
-        doc_pos.append(doc_index.setdefault(sc.chunk.doc_id, len(doc_index)))
+        doc_pos.append(doc_index.setdefault((sc.tenant, sc.chunk.doc_id), len(doc_index)))
         is_head.append(sc.chunk.kind == "head")
         terms.append(sc.terms)
-    meta = {d: (s, t, dt) for d, s, t, dt in store.doc_filters(tenant)}
-    doc_ids = list(doc_index)
+    meta = {(t, d): (s, dt, date, vis, t) for t, d, s, dt, date, vis in store.doc_filters(scope)}
+    keys = list(doc_index)
     idx = ChunkIndex(
-        rows=np.asarray(rows, dtype=np.int64), doc_pos=np.asarray(doc_pos, dtype=np.int32), doc_ids=doc_ids,
-        doc_meta=[meta.get(d, ("", "", None)) for d in doc_ids], is_head=np.asarray(is_head, dtype=bool),
-        bm25=BM25Index(k1=BM25_K1, b=BM25_B).fit(terms), version=version,
+        rows=np.asarray(rows, dtype=np.int64), doc_pos=np.asarray(doc_pos, dtype=np.int32),
+        doc_ids=[d for _, d in keys], doc_meta=[meta.get(k, ("", "", None, "public", k[0])) for k in keys],
+        is_head=np.asarray(is_head, dtype=bool), bm25=BM25Index(k1=BM25_K1, b=BM25_B).fit(terms), version=version,
     )
-    _attach_dense(store, tenant, idx)
+    _attach_dense(store, scope, idx)
     return idx
 
 
-def _attach_dense(store, tenant: str, idx: ChunkIndex) -> None:
+def _attach_dense(store, scope: list[str], idx: ChunkIndex) -> None:
     pos_of = {int(r): i for i, r in enumerate(idx.rows)}
     for model in DEFAULT_PLAN:
-        rows, mat = store.load_embeddings(tenant, model)
+        rows, mat = store.load_embeddings(scope, model)
         if len(rows) == 0:
             continue
         pos = np.asarray([pos_of[int(r)] for r in rows], dtype=np.int64)
@@ -379,16 +386,19 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
     else:
         scores, chunks = fuse_z(signals, idx.n_docs, mask)
     top = _rank_docs(scores, mask, k)
-    return _hits(idx, tenant or settings.tenant, settings, top, scores, chunks)
+    return _hits(idx, tenant or settings.tenant, settings, top, scores, chunks,
+                 filters.visibility if filters else None)
 
 
 def _hits(idx: ChunkIndex, tenant: str, settings: Settings, docs: np.ndarray, scores: np.ndarray,
-          chunks: np.ndarray) -> list[Hit]:
+          chunks: np.ndarray, visibility: tuple[str, ...] | None = None) -> list[Hit]:
     from territoria.store import get_store
 
     picked = {int(d): chunks[int(d)] for d in docs}
     rows = [int(idx.rows[c]) for c in picked.values() if c >= 0]
-    meta = get_store(settings).chunk_meta(tenant, rows)
+    store = get_store(settings)
+    # checked again in the store: only the scope's chunks, of the allowed visibility, come back
+    meta = store.chunk_meta(store.scope(tenant), rows, visibility=visibility)
     hits = []
     for d in docs:
         c = picked[int(d)]
@@ -399,7 +409,7 @@ def _hits(idx: ChunkIndex, tenant: str, settings: Settings, docs: np.ndarray, sc
             continue
         hits.append(Hit(doc_id=m["doc_id"], chunk_id=m["chunk_id"], title=m["title"], url=m["url"],
                         section=m["section"], page=m["page"], score=float(scores[d]), text=m["text"],
-                        source=m["source"]))
+                        source=m["source"], tenant=m["tenant"], visibility=m["visibility"]))
     return hits
 
 

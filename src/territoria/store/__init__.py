@@ -18,3 +18,16 @@ def _sqlite(path: Path):
 def get_store(settings: Settings | None = None):
     settings = (settings or get_settings()).ensure()
     return _sqlite(settings.db_path.resolve())
+
+
+@lru_cache(maxsize=8)
+def _sqlite_trust(path: Path):
+    from territoria.store.trust_sqlite import SQLiteTrustStore
+
+    return SQLiteTrustStore(path)
+
+
+def get_trust_store(settings: Settings | None = None):
+    """Users, API keys, quotas and the audit log (same database file as the documents)."""
+    settings = (settings or get_settings()).ensure()
+    return _sqlite_trust(settings.db_path.resolve())

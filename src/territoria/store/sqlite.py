@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -68,7 +68,34 @@ CREATE TABLE IF NOT EXISTS tenant_state (
     tenant TEXT PRIMARY KEY,
     generation INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS tenants (
+    tenant TEXT PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'local',      -- 'local' or 'commons' (shared read-only corpus)
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tenant_commons (
+    tenant TEXT NOT NULL,
+    commons TEXT NOT NULL,
+    PRIMARY KEY (tenant, commons)
+);
 """
+
+
+def _many(tenants: "str | Sequence[str]") -> list[str]:
+    return [tenants] if isinstance(tenants, str) else list(tenants)
+
+
+def _in(tenants: "str | Sequence[str]", column: str = "tenant") -> tuple[str, list[str]]:
+    ts = _many(tenants)
+    return f"{column} IN ({','.join('?' * len(ts))})", ts
+
+
+def _vis(visibility: "Sequence[str] | None", column: str = "visibility") -> tuple[str, list[str]]:
+    if visibility is None:
+        return "", []
+    vs = list(visibility)
+    return f" AND {column} IN ({','.join('?' * len(vs))})" if vs else " AND 0", vs
 
 
 def _now() -> str:
@@ -178,16 +205,19 @@ class SQLiteStore:
     _INFO_COLS = ("doc_id, title, source, doc_type, url, date, visibility, metadata, content_hash, n_chunks, "
                   "updated_at")
 
-    def get_document(self, tenant: str, doc_id: str) -> DocumentInfo | None:
+    def get_document(self, tenant: str, doc_id: str, *, visibility: Sequence[str] | None = None
+                     ) -> DocumentInfo | None:
+        v, vargs = _vis(visibility)
         r = self._conn.execute(
-            f"SELECT {self._INFO_COLS} FROM documents WHERE tenant = ? AND doc_id = ?", (tenant, doc_id)
+            f"SELECT {self._INFO_COLS} FROM documents WHERE tenant = ? AND doc_id = ?{v}", (tenant, doc_id, *vargs)
         ).fetchone()
         return self._info(r) if r else None
 
     def list_documents(self, tenant: str, *, source: str | None = None, limit: int = 100,
-                       offset: int = 0) -> list[DocumentInfo]:
-        sql = f"SELECT {self._INFO_COLS} FROM documents WHERE tenant = ?"
-        args: list[Any] = [tenant]
+                       offset: int = 0, visibility: Sequence[str] | None = None) -> list[DocumentInfo]:
+        v, vargs = _vis(visibility)
+        sql = f"SELECT {self._INFO_COLS} FROM documents WHERE tenant = ?{v}"
+        args: list[Any] = [tenant, *vargs]
         if source:
             sql += " AND source = ?"
             args.append(source)
@@ -195,42 +225,48 @@ class SQLiteStore:
         args += [limit, offset]
         return [self._info(r) for r in self._conn.execute(sql, args).fetchall()]
 
-    def count_documents(self, tenant: str) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM documents WHERE tenant = ?", (tenant,)).fetchone()[0])
+    def count_documents(self, tenant: "str | Sequence[str]", *, visibility: Sequence[str] | None = None) -> int:
+        w, args = _in(tenant)
+        v, vargs = _vis(visibility)
+        return int(self._conn.execute(f"SELECT COUNT(*) FROM documents WHERE {w}{v}", [*args, *vargs]).fetchone()[0])
 
     def count_chunks(self, tenant: str) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM chunks WHERE tenant = ?", (tenant,)).fetchone()[0])
 
     # -- chunks --
-    def iter_chunks(self, tenant: str) -> Iterator[StoredChunk]:
+    def iter_chunks(self, tenant: "str | Sequence[str]") -> Iterator[StoredChunk]:
+        w, args = _in(tenant)
         cur = self._conn.execute(
             "SELECT row, chunk_id, doc_id, ord, text, title, section, page, char_start, char_end, kind, terms, "
-            "embed_text FROM chunks WHERE tenant = ? ORDER BY row",
-            (tenant,),
+            f"embed_text, tenant FROM chunks WHERE {w} ORDER BY row", args,
         )
-        for (row, chunk_id, doc_id, ord_, text, title, section, page, cs, ce, kind, terms, et) in cur:
+        for (row, chunk_id, doc_id, ord_, text, title, section, page, cs, ce, kind, terms, et, t) in cur:
             yield StoredChunk(row, Chunk(chunk_id, doc_id, ord_, text, title, section, page, cs, ce, kind),
-                              terms.split(), et)
+                              terms.split(), et, t)
 
-    def chunk_meta(self, tenant: str, rows: Iterable[int]) -> dict[int, dict[str, Any]]:
+    def chunk_meta(self, tenant: "str | Sequence[str]", rows: Iterable[int], *,
+                   visibility: Sequence[str] | None = None) -> dict[int, dict[str, Any]]:
         rows = list(rows)
         if not rows:
             return {}
         marks = ",".join("?" * len(rows))
+        w, targs = _in(tenant, "+c.tenant")
+        v, vargs = _vis(visibility, "d.visibility")
         cur = self._conn.execute(
             f"SELECT c.row, c.chunk_id, c.doc_id, c.title, c.section, c.page, c.text, c.kind, c.char_start, "
-            f"c.char_end, d.url, d.source, d.doc_type, d.date, d.visibility FROM chunks c JOIN documents d "
-            f"ON d.tenant = c.tenant AND d.doc_id = c.doc_id WHERE c.row IN ({marks}) AND +c.tenant = ?",
-            [*rows, tenant],
+            f"c.char_end, d.url, d.source, d.doc_type, d.date, d.visibility, c.tenant FROM chunks c JOIN documents d "
+            f"ON d.tenant = c.tenant AND d.doc_id = c.doc_id WHERE c.row IN ({marks}) AND {w}{v}",
+            [*rows, *targs, *vargs],
         )
         keys = ("row", "chunk_id", "doc_id", "title", "section", "page", "text", "kind", "char_start",
-                "char_end", "url", "source", "doc_type", "date", "visibility")
+                "char_end", "url", "source", "doc_type", "date", "visibility", "tenant")
         return {r[0]: dict(zip(keys, r)) for r in cur.fetchall()}
 
-    def doc_filters(self, tenant: str) -> list[tuple[str, str, str, str | None]]:
-        """(doc_id, source, doc_type, date) of every document, for metadata filters."""
+    def doc_filters(self, tenant: "str | Sequence[str]") -> list[tuple[str, str, str, str, str | None, str]]:
+        """(tenant, doc_id, source, doc_type, date, visibility) of every document, for metadata filters."""
+        w, args = _in(tenant)
         return self._conn.execute(
-            "SELECT doc_id, source, doc_type, date FROM documents WHERE tenant = ?", (tenant,)
+            f"SELECT tenant, doc_id, source, doc_type, date, visibility FROM documents WHERE {w}", args
         ).fetchall()
 
     # -- embeddings --
@@ -251,11 +287,12 @@ class SQLiteStore:
                 [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items],
             )
 
-    def load_embeddings(self, tenant: str, model: str) -> tuple[np.ndarray, np.ndarray]:
+    def load_embeddings(self, tenant: "str | Sequence[str]", model: str) -> tuple[np.ndarray, np.ndarray]:
+        w, args = _in(tenant, "c.tenant")
         cur = self._conn.execute(
             "SELECT c.row, e.vec FROM chunks c JOIN embeddings e ON e.model = ? AND e.key = c.embed_key "
-            "WHERE c.tenant = ? ORDER BY c.row",
-            (model, tenant),
+            f"WHERE {w} ORDER BY c.row",
+            (model, *args),
         )
         rows, vecs = [], []
         for row, blob in cur:
@@ -275,3 +312,54 @@ class SQLiteStore:
             "SELECT COUNT(*) FROM chunks c JOIN embeddings e ON e.model = ? AND e.key = c.embed_key "
             "WHERE c.tenant = ?", (model, tenant)).fetchone()[0]
         return int(done), self.count_chunks(tenant)
+
+    # -- tenants (registry, and the shared "commons" corpora a tenant reads without copying them) --
+    def tenant_info(self, tenant: str) -> dict[str, Any] | None:
+        r = self._conn.execute("SELECT tenant, name, kind, created_at FROM tenants WHERE tenant = ?",
+                               (tenant,)).fetchone()
+        if r is None:
+            return None
+        commons = [x[0] for x in self._conn.execute(
+            "SELECT commons FROM tenant_commons WHERE tenant = ? ORDER BY commons", (tenant,))]
+        return {"tenant": r[0], "name": r[1], "kind": r[2], "created_at": r[3], "commons": commons,
+                "documents": self.count_documents(tenant)}
+
+    def list_tenants(self) -> list[dict[str, Any]]:
+        names = [r[0] for r in self._conn.execute("SELECT tenant FROM tenants ORDER BY tenant")]
+        return [i for i in (self.tenant_info(n) for n in names) if i]
+
+    def create_tenant(self, tenant: str, *, name: str = "", kind: str = "local") -> bool:
+        """False when it already exists (nothing changed)."""
+        with self._tx() as c:
+            n = c.execute("INSERT OR IGNORE INTO tenants (tenant, name, kind, created_at) VALUES (?, ?, ?, ?)",
+                          (tenant, name, kind, _now())).rowcount
+            self._bump(c, tenant)
+        return bool(n)
+
+    def attach_commons(self, tenant: str, commons: str, attach: bool = True) -> None:
+        with self._tx() as c:
+            if attach:
+                c.execute("INSERT OR IGNORE INTO tenant_commons (tenant, commons) VALUES (?, ?)", (tenant, commons))
+            else:
+                c.execute("DELETE FROM tenant_commons WHERE tenant = ? AND commons = ?", (tenant, commons))
+            self._bump(c, tenant)
+
+    def drop_tenant(self, tenant: str) -> int:
+        """Delete the tenant's documents and registry rows; returns the number of documents deleted."""
+        n = self.delete_tenant(tenant)
+        with self._tx() as c:
+            c.execute("DELETE FROM tenant_commons WHERE tenant = ? OR commons = ?", (tenant, tenant))
+            c.execute("DELETE FROM tenants WHERE tenant = ?", (tenant,))
+            for t in [r[0] for r in c.execute("SELECT tenant FROM tenant_state")]:
+                self._bump(c, t)  # tenants that read it as commons see it gone
+        return n
+
+    def scope(self, tenant: str) -> list[str]:
+        """The tenants whose documents `tenant` reads: itself first, then the commons attached to it."""
+        return [tenant, *[r[0] for r in self._conn.execute(
+            "SELECT tc.commons FROM tenant_commons tc JOIN tenants t ON t.tenant = tc.commons "
+            "WHERE tc.tenant = ? ORDER BY tc.commons", (tenant,))]]
+
+    def scope_version(self, tenant: str) -> tuple:
+        ts = self.scope(tenant)
+        return tuple(ts) + tuple(self.generation(t) for t in ts)

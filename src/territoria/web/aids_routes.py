@@ -1,13 +1,17 @@
 """Aid finder API: `POST /api/aids/find`, `POST /api/aids/questions`, `GET /api/aids/{id}`.
 
-Public routes (citizens use them), like the citizen chat: they read the tenant's aid catalogue only.
+Any key of the tenant (role public and up: a commune's website uses a public key); they read the tenant's
+aid catalogue only. Each result list is written to the audit log.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends
+
+from territoria.trust.principal import Principal
+from territoria.web.security import for_body_tenant, require
 from pydantic import BaseModel, Field
 
 router = APIRouter(prefix="/api/aids", tags=["aides"])
@@ -22,23 +26,24 @@ class FindRequest(BaseModel):
     tenant: Optional[str] = None
 
 
-def _tenant(header: Optional[str], body: Optional[str]) -> str:
-    from territoria.web.app import _tenant as resolve
-
-    return resolve(header, body)
-
-
 @router.post("/find", summary="Trouver les aides d'un demandeur (éligibilité, montant, échéance, raisons)")
-def find(req: FindRequest, x_territoria_tenant: Optional[str] = Header(None)):
+def find(req: FindRequest, p: Principal = Depends(require("public"))):
+    import time
+
+    from territoria.aids.audit import audit_aids
     from territoria.aids.finder import find_with_context
 
-    return find_with_context(req.profile, req.need, k=req.k, include_ineligible=req.include_ineligible,
-                             tenant=_tenant(x_territoria_tenant, req.tenant))
+    p = for_body_tenant(p, req.tenant)
+    t0 = time.perf_counter()
+    out = find_with_context(req.profile, req.need, k=req.k, include_ineligible=req.include_ineligible,
+                            tenant=p.tenant)
+    audit_aids(out, p.tenant, req.profile, req.need, (time.perf_counter() - t0) * 1000, actor=p.actor)
+    return out
 
 
 @router.post("/questions", summary="Questions à poser au demandeur avant de répondre (commune, âge…)")
-def questions(req: FindRequest, x_territoria_tenant: Optional[str] = Header(None)):
+def questions(req: FindRequest, p: Principal = Depends(require("public"))):
     from territoria.aids.finder import missing_profile_questions
 
-    return {"questions": missing_profile_questions(req.profile, req.need,
-                                                   tenant=_tenant(x_territoria_tenant, req.tenant))}
+    p = for_body_tenant(p, req.tenant)
+    return {"questions": missing_profile_questions(req.profile, req.need, tenant=p.tenant)}

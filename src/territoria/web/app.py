@@ -11,9 +11,11 @@
 - `GET  /`                        a small chat page for phones and desks
 
 Errors are JSON: {"error": {"message": "<French message>", "hint": "...", "code": "..."}}.
-The tenant is taken from the `X-Territoria-Tenant` header, else the request's `tenant` field, else the
-configured default. If TERRITORIA_API_KEYS is set (comma-separated), requests must carry
-`Authorization: Bearer <key>` (full roles arrive with the trust layer).
+Every route needs `Authorization: Bearer <key>` (`territoria apikey create --tenant T --role R`) except the
+public ones (citizen chat, widget, health, documentation: web/security.py). A key acts for its tenant, with
+its role: public (public documents only), agent (internal documents too), admin (documents, audit log).
+An instance key may address another tenant with `X-Territoria-Tenant` or a `tenant` field.
+Over quota: HTTP 429 with a French message and `Retry-After`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from territoria.core.errors import NotFoundError, TerritoriaError
 from territoria.core.settings import get_settings
+from territoria.trust.principal import AccessDenied, Principal
+from territoria.trust.quotas import QuotaExceeded
+from territoria.web.security import AuthRequired, for_body_tenant, require
 
 log = logging.getLogger("territoria.web")
 ASSISTANT_MODEL_ID = "territoria-assistant"
@@ -109,14 +114,6 @@ def _tenant(x_territoria_tenant: Optional[str] = None, body_tenant: Optional[str
     return t
 
 
-def _auth(authorization: Optional[str] = Header(None)) -> None:
-    keys = [k.strip() for k in os.environ.get("TERRITORIA_API_KEYS", "").split(",") if k.strip()]
-    if not keys:
-        return
-    token = (authorization or "").removeprefix("Bearer ").strip()
-    if token not in keys:
-        raise ApiError("Clé d'accès absente ou invalide.", status=401, code="unauthorized",
-                       hint="Ajoutez l'en-tête « Authorization: Bearer <clé> ».")
 
 
 def _sse(event: str, data: dict) -> str:
@@ -181,6 +178,22 @@ def create_app() -> FastAPI:
     async def _api_error(request: Request, exc: ApiError):
         return JSONResponse(_error_body(exc.message, exc.code, exc.hint), status_code=exc.status)
 
+    @app.exception_handler(AuthRequired)
+    async def _auth_error(request: Request, exc: AuthRequired):
+        return JSONResponse(_error_body(str(exc), "unauthorized",
+                                        "Ajoutez l'en-tête « Authorization: Bearer <clé> » ; l'administrateur crée une clé "
+                                        "avec « territoria apikey create --tenant <collectivité> --role agent »."),
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(AccessDenied)
+    async def _forbidden(request: Request, exc: AccessDenied):
+        return JSONResponse(_error_body(exc.message, "forbidden", exc.hint), status_code=403)
+
+    @app.exception_handler(QuotaExceeded)
+    async def _quota(request: Request, exc: QuotaExceeded):
+        return JSONResponse(_error_body(exc.message, "quota_exceeded", exc.hint), status_code=429,
+                            headers={"Retry-After": str(exc.retry_after)})
+
     @app.exception_handler(NotFoundError)
     async def _nf_error(request: Request, exc: NotFoundError):
         return JSONResponse(_error_body(exc.message, "not_found", exc.hint), status_code=404)
@@ -230,39 +243,55 @@ def create_app() -> FastAPI:
 
     app.include_router(aids_router)
 
-    @app.get("/api/health", tags=["système"], summary="État du service")
-    def health(x_territoria_tenant: Optional[str] = Header(None)):
+    @app.get("/api/health", tags=["système"], summary="État du service (public)")
+    def health():
         from territoria.store import get_store
 
-        t = _tenant(x_territoria_tenant)
-        return {"status": "ok", "tenant": t, "documents": get_store().count_documents(t)}
+        get_store()  # the database opens
+        return {"status": "ok", "version": app.version}
+
+    @app.get("/api/me", tags=["système"], summary="Qui suis-je (collectivité, rôle, quotas du jour)")
+    def me(p: Principal = Depends(require("public"))):
+        from territoria.store import get_store
+        from territoria.trust import quotas
+
+        store = get_store()
+        rpm, tok = quotas.tenant_limits(p.tenant)
+        return {"tenant": p.tenant, "role": p.role, "actor": p.actor, "instance": p.instance,
+                "documents": store.count_documents(store.scope(p.tenant), visibility=p.visibility),
+                "quotas": {"tenant_rpm": rpm, "tenant_tokens_per_day": tok, "key_rpm": p.rpm,
+                           "key_tokens_per_day": p.tokens_per_day,
+                           "tenant_tokens_used_today": quotas.tokens_used(p.tenant)}}
 
     # -- search --
-    @app.post("/api/search", tags=["recherche"], summary="Rechercher dans les documents",
-              dependencies=[Depends(_auth)])
-    def api_search(req: SearchRequest, x_territoria_tenant: Optional[str] = Header(None)):
+    @app.post("/api/search", tags=["recherche"], summary="Rechercher dans les documents")
+    def api_search(req: SearchRequest, p: Principal = Depends(require("public"))):
         from territoria.search.engine import Filters, search
 
-        t = _tenant(x_territoria_tenant, req.tenant)
+        p = for_body_tenant(p, req.tenant)
+        t = p.tenant
         if not req.query.strip():
             raise ApiError("La recherche est vide.", code="empty_query", hint="Saisissez des mots ou une question.")
         f = req.filters or SearchFilters()
         t0 = time.perf_counter()
         hits = search(req.query, k=req.k, mode=req.mode, tenant=t,
-                      filters=Filters(source=f.source, doc_type=f.doc_type, date_from=f.date_from, date_to=f.date_to))
+                      filters=Filters(source=f.source, doc_type=f.doc_type, date_from=f.date_from, date_to=f.date_to,
+                                      visibility=p.visibility))
         return {"query": req.query, "mode": req.mode, "tenant": t, "hits": [h.to_dict() for h in hits],
                 "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
 
     # -- assistant --
     @app.post("/api/ask", tags=["assistant"], summary="Poser une question à l'assistant (réponse sourcée)",
-              dependencies=[Depends(_auth)],
               responses={200: {"content": {"application/json": {}, "text/event-stream": {}}}})
-    def api_ask(req: AskRequest, accept: Optional[str] = Header(None),
-                x_territoria_tenant: Optional[str] = Header(None)):
+    def api_ask(req: AskRequest, accept: Optional[str] = Header(None), p: Principal = Depends(require("public"))):
         from territoria.assistant.service import ask, ask_stream
+        from territoria.trust import quotas
 
-        t = _tenant(x_territoria_tenant, req.tenant)
-        kw = dict(tenant=t, conversation_id=req.conversation_id, backend=req.backend)
+        p = for_body_tenant(p, req.tenant)
+        t = p.tenant
+        quotas.check_tokens(p)
+        kw = dict(tenant=t, conversation_id=req.conversation_id, backend=req.backend, caller=p,
+                  visibility=p.visibility)
         if req.stream or "text/event-stream" in (accept or ""):
             from territoria.assistant.service import _clean_question
 
@@ -278,15 +307,19 @@ def create_app() -> FastAPI:
         return ask(req.question, **kw).to_dict()
 
     # -- documents --
-    @app.post("/api/documents", tags=["documents"], status_code=202, dependencies=[Depends(_auth)],
-              summary="Déposer des documents (ingestion en arrière-plan)")
+    @app.post("/api/documents", tags=["documents"], status_code=202,
+              summary="Déposer des documents (ingestion en arrière-plan ; rôle admin)")
     async def upload(files: list[UploadFile] = File(..., description="PDF, DOCX, ODT, HTML, TXT, CSV, JSONL…"),
                      tenant: Optional[str] = Form(None), source: Optional[str] = Form(None),
-                     x_territoria_tenant: Optional[str] = Header(None)):
+                     visibility: Literal["public", "internal"] = Form("public"),
+                     p: Principal = Depends(require("admin"))):
+        from territoria.trust import tenants
         from territoria.web.jobs import Job, jobs
 
         settings = get_settings().ensure()
-        t = _tenant(x_territoria_tenant, tenant)
+        p = for_body_tenant(p, tenant)
+        t = p.tenant
+        tenants.ensure(t)
         if not files:
             raise ApiError("Aucun fichier reçu.", code="no_file", hint="Envoyez un ou plusieurs champs « files ».")
         job_id = jobs.new_id()
@@ -308,58 +341,58 @@ def create_app() -> FastAPI:
                                        code="file_too_large", hint="Découpez-le ou augmentez TERRITORIA_MAX_FILE_MB.")
                     out.write(chunk)
             names.append(name)
-        job = jobs.submit(settings, Job(job_id=job_id, tenant=t, files=names, source=source or "upload"), folder)
+        job = jobs.submit(settings, Job(job_id=job_id, tenant=t, files=names, source=source or "upload",
+                                        visibility=visibility), folder)
         return {**job.to_dict(), "status_url": f"/api/jobs/{job_id}"}
 
-    @app.get("/api/jobs/{job_id}", tags=["documents"], summary="État d'une ingestion", dependencies=[Depends(_auth)])
-    def job_status(job_id: str):
+    @app.get("/api/jobs/{job_id}", tags=["documents"], summary="État d'une ingestion")
+    def job_status(job_id: str, p: Principal = Depends(require("agent"))):
         from territoria.web.jobs import jobs
 
         job = jobs.get(job_id)
-        if job is None:
+        if job is None or job.tenant != p.tenant:
             raise ApiError(f"Tâche « {job_id} » introuvable.", status=404, code="not_found")
         return job.to_dict()
 
-    @app.get("/api/documents", tags=["documents"], summary="Lister les documents", dependencies=[Depends(_auth)])
+    @app.get("/api/documents", tags=["documents"], summary="Lister les documents de la collectivité")
     def list_documents(tenant: Optional[str] = None, source: Optional[str] = None,
                        limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0),
-                       x_territoria_tenant: Optional[str] = Header(None)):
+                       p: Principal = Depends(require("public"))):
         from dataclasses import asdict
 
         from territoria.store import get_store
 
-        t = _tenant(x_territoria_tenant, tenant)
+        t = p.tenant
         store = get_store()
-        docs = store.list_documents(t, source=source, limit=limit, offset=offset)
-        return {"tenant": t, "total": store.count_documents(t), "documents": [asdict(d) for d in docs]}
+        docs = store.list_documents(t, source=source, limit=limit, offset=offset, visibility=p.visibility)
+        return {"tenant": t, "total": store.count_documents(t, visibility=p.visibility),
+                "documents": [asdict(d) for d in docs]}
 
-    @app.get("/api/documents/{doc_id:path}", tags=["documents"], summary="Un document",
-             dependencies=[Depends(_auth)])
-    def get_document(doc_id: str, tenant: Optional[str] = None, x_territoria_tenant: Optional[str] = Header(None)):
+    @app.get("/api/documents/{doc_id:path}", tags=["documents"], summary="Un document")
+    def get_document(doc_id: str, tenant: Optional[str] = None, p: Principal = Depends(require("public"))):
         from dataclasses import asdict
 
         from territoria.store import get_store
 
-        t = _tenant(x_territoria_tenant, tenant)
-        d = get_store().get_document(t, doc_id)
+        t = p.tenant
+        d = get_store().get_document(t, doc_id, visibility=p.visibility)
         if d is None:
             raise ApiError(f"Document « {doc_id} » introuvable.", status=404, code="not_found",
                            hint="Listez les documents avec GET /api/documents.")
         return asdict(d)
 
-    @app.delete("/api/documents/{doc_id:path}", tags=["documents"], summary="Supprimer un document",
-                dependencies=[Depends(_auth)])
-    def delete_document(doc_id: str, tenant: Optional[str] = None, x_territoria_tenant: Optional[str] = Header(None)):
+    @app.delete("/api/documents/{doc_id:path}", tags=["documents"], summary="Supprimer un document (rôle admin)")
+    def delete_document(doc_id: str, tenant: Optional[str] = None, p: Principal = Depends(require("admin"))):
         from territoria.store import get_store
 
-        t = _tenant(x_territoria_tenant, tenant)
+        t = p.tenant
         if not get_store().delete_document(t, doc_id):
             raise ApiError(f"Document « {doc_id} » introuvable.", status=404, code="not_found",
                            hint="Listez les documents avec GET /api/documents.")
         return {"deleted": True, "doc_id": doc_id, "tenant": t}
 
     # -- OpenAI-compatible --
-    @app.get("/v1/models", tags=["compatible OpenAI"], dependencies=[Depends(_auth)])
+    @app.get("/v1/models", tags=["compatible OpenAI"], dependencies=[Depends(require("public"))])
     def models():
         now = int(time.time())
         return {"object": "list", "data": [
@@ -371,19 +404,23 @@ def create_app() -> FastAPI:
              "description": "Embeddings Universal Sentence Encoder multilingue (512 dimensions)."},
         ]}
 
-    @app.post("/v1/chat/completions", tags=["compatible OpenAI"], dependencies=[Depends(_auth)],
+    @app.post("/v1/chat/completions", tags=["compatible OpenAI"],
               summary="Chat compatible OpenAI, répondu par l'assistant sourcé")
-    def chat_completions(req: ChatRequest, x_territoria_tenant: Optional[str] = Header(None)):
+    def chat_completions(req: ChatRequest, p: Principal = Depends(require("public"))):
         from territoria.assistant.service import _clean_question, ask, ask_stream
+        from territoria.trust import quotas
 
-        t = _tenant(x_territoria_tenant, req.tenant)
+        p = for_body_tenant(p, req.tenant)
+        t = p.tenant
+        quotas.check_tokens(p)
+        who = dict(caller=p, visibility=p.visibility)
         question, history = _history_from_messages(req.messages)
         _clean_question(question)
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         model = req.model or ASSISTANT_MODEL_ID
         if not req.stream:
-            a = ask(question, tenant=t, history=history).to_dict()
+            a = ask(question, tenant=t, history=history, **who).to_dict()
             content = a["answer"] + _sources_block(a["citations"])
             n_prompt = len(question) // 4
             n_comp = len(content) // 4
@@ -406,7 +443,7 @@ def create_app() -> FastAPI:
 
         def events() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
-            for ev in ask_stream(question, tenant=t, history=history):
+            for ev in ask_stream(question, tenant=t, history=history, **who):
                 kind = ev.get("type")
                 if kind == "token":
                     yield chunk({"content": ev["text"]})
@@ -422,7 +459,7 @@ def create_app() -> FastAPI:
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
-    @app.post("/v1/embeddings", tags=["compatible OpenAI"], dependencies=[Depends(_auth)])
+    @app.post("/v1/embeddings", tags=["compatible OpenAI"], dependencies=[Depends(require("public"))])
     def embeddings(req: EmbeddingsRequest):
         from territoria.models.embeddings import get_embedder
 

@@ -27,6 +27,7 @@ class Job:
     tenant: str
     files: list[str]
     source: str
+    visibility: str = "public"
     status: str = "queued"  # queued | running | done | failed
     created_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S"))
     started_at: str | None = None
@@ -79,7 +80,8 @@ class JobManager:
         job.status, job.started_at, job.message = "running", time.strftime("%Y-%m-%dT%H:%M:%S"), "Ingestion en cours."
         self._save(settings, job)
         try:
-            summary = ingest_paths([folder], tenant=job.tenant, source=job.source, settings=settings)
+            summary = ingest_paths([folder], tenant=job.tenant, source=job.source, settings=settings,
+                                   visibility=job.visibility)
             job.summary = summary.to_dict()
             job.doc_ids = list(summary.doc_ids)
             if dense and settings.embed_mode != "off":

@@ -1,7 +1,8 @@
-"""Login of the agent space: one administrator account from the settings, a signed session cookie.
+"""Login of the agent space: users of the trust layer, plus the instance administrator from the settings.
 
-Roles arrive with the trust layer; until then:
-- TERRITORIA_ADMIN_USER (default « admin ») and TERRITORIA_ADMIN_PASSWORD. When the password is not set,
+- Users (`territoria user create --tenant T --role agent|admin`) log in with their Argon2id-hashed password
+  (trust/accounts.py) and act for their tenant with their role; optional OpenID Connect login (oidc.py).
+- The instance administrator, TERRITORIA_ADMIN_USER (default « admin ») and TERRITORIA_ADMIN_PASSWORD. When the password is not set,
   one is generated on first use and written to `<data dir>/ui/admin-password.txt` (mode 600); the server
   logs where it is.
 - The session is a cookie signed with itsdangerous (TERRITORIA_SECRET_KEY, else a random key kept in
@@ -110,7 +111,8 @@ class TooManyAttempts(Exception):
     pass
 
 
-def check_login(user: str, password: str, client: str) -> bool:
+def check_login(user: str, password: str, client: str) -> "Session | None":
+    """The new session when the credentials are right (instance administrator or a user), else None."""
     now = time.monotonic()
     with _lock:
         recent = [t for t in _failures.get(client, []) if now - t < FAILURE_WINDOW]
@@ -120,13 +122,22 @@ def check_login(user: str, password: str, client: str) -> bool:
     a = admin()
     ok_user = hmac.compare_digest(user.strip().encode("utf-8"), a.user.encode("utf-8"))
     ok_pass = hmac.compare_digest(_hash(password, a.salt), a.digest)
+    session = None
     if ok_user and ok_pass:
+        session = new_session(a.user, role="admin", instance=True)
+    elif not ok_user:
+        from territoria.trust.accounts import authenticate
+
+        u = authenticate(user, password)
+        if u is not None and u["role"] in ("agent", "admin"):
+            session = new_session(u["username"], tenant=u["tenant"], role=u["role"], instance=False)
+    if session is not None:
         with _lock:
             _failures.pop(client, None)
-        return True
+        return session
     with _lock:
         _failures.setdefault(client, []).append(now)
-    return False
+    return None
 
 
 # -- the session cookie ------------------------------------------------------------------------
@@ -136,6 +147,18 @@ class Session:
     user: str
     sid: str
     tenant: Optional[str] = None
+    role: str = "admin"
+    instance: bool = True  # the instance administrator (may switch tenant)
+
+    def allows(self, role: str) -> bool:
+        from territoria.trust.principal import ROLES
+
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    def principal(self, tenant: str):
+        from territoria.trust.principal import Principal
+
+        return Principal(tenant=tenant, role=self.role, actor=f"user:{self.user}", instance=self.instance)
 
     @property
     def csrf(self) -> str:
@@ -146,12 +169,12 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key(), salt="territoria-agent-session")
 
 
-def new_session(user: str, tenant: Optional[str] = None) -> Session:
-    return Session(user=user, sid=secrets.token_hex(12), tenant=tenant)
+def new_session(user: str, tenant: Optional[str] = None, role: str = "admin", instance: bool = True) -> Session:
+    return Session(user=user, sid=secrets.token_hex(12), tenant=tenant, role=role, instance=instance)
 
 
 def dump(session: Session) -> str:
-    return _serializer().dumps({"u": session.user, "s": session.sid, "t": session.tenant})
+    return _serializer().dumps({"u": session.user, "s": session.sid, "t": session.tenant, "i": session.instance})
 
 
 def load(cookie: Optional[str]) -> Optional[Session]:
@@ -161,9 +184,19 @@ def load(cookie: Optional[str]) -> Optional[Session]:
         d = _serializer().loads(cookie, max_age=SESSION_SECONDS)
     except BadSignature:
         return None
-    if not isinstance(d, dict) or d.get("u") != admin().user:
+    if not isinstance(d, dict) or not d.get("u"):
         return None
-    return Session(user=d["u"], sid=str(d.get("s") or ""), tenant=d.get("t"))
+    if d.get("i", True):
+        if d["u"] != admin().user:
+            return None
+        return Session(user=d["u"], sid=str(d.get("s") or ""), tenant=d.get("t"), role="admin", instance=True)
+    # a user: role and tenant read again from the database (a removed or demoted user loses access at once)
+    from territoria.store import get_trust_store
+
+    u = get_trust_store().get_user(d["u"])
+    if u is None or u["disabled"] or u["role"] not in ("agent", "admin"):
+        return None
+    return Session(user=u["username"], sid=str(d.get("s") or ""), tenant=u["tenant"], role=u["role"], instance=False)
 
 
 def check_csrf(session: Session, token: Optional[str]) -> bool:

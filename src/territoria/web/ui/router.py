@@ -215,6 +215,21 @@ def uploaded_file(tenant: str, doc) -> Optional[Path]:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
+def public_document(tenant: str, doc_id: str):
+    """(owner tenant, document) of a *public* document readable by the tenant's citizens: its own, or one of
+    a commons corpus attached to it. Internal documents are never shown on public pages."""
+    from territoria.store import get_store
+
+    if not doc_id:
+        return tenant, None
+    store = get_store()
+    for owner in store.scope(tenant):
+        d = store.get_document(owner, doc_id, visibility=("public",))
+        if d is not None:
+            return owner, d
+    return tenant, None
+
+
 @router.get("/sources", response_class=HTMLResponse)
 def source_page(request: Request, doc: str = "", tenant: Optional[str] = None):
     from territoria.store import get_store
@@ -222,11 +237,11 @@ def source_page(request: Request, doc: str = "", tenant: Optional[str] = None):
     t, err = _public_tenant_or_error(request, tenant)
     if err:
         return err
-    d = get_store().get_document(t, doc) if doc else None
+    owner, d = public_document(t, doc)
     if d is None:
         return _error_page(request, "Document introuvable", f"Le document « {doc} » n'existe pas ou a été retiré.",
                            status=404, tenant=t)
-    f = uploaded_file(t, d) if d.visibility == "public" else None
+    f = uploaded_file(owner, d)
     label = ""
     if f is not None:
         size = f.stat().st_size
@@ -243,8 +258,8 @@ def source_file(request: Request, doc: str = "", tenant: Optional[str] = None):
     t, err = _public_tenant_or_error(request, tenant)
     if err:
         return err
-    d = get_store().get_document(t, doc) if doc else None
-    f = uploaded_file(t, d) if d is not None and d.visibility == "public" else None
+    owner, d = public_document(t, doc)
+    f = uploaded_file(owner, d) if d is not None else None
     if f is None:
         return _error_page(request, "Fichier introuvable", "Le fichier d'origine de ce document n'est pas disponible.",
                            status=404, tenant=t)
@@ -276,8 +291,11 @@ _CONV_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @router.post("/ui/api/ask")
-def ui_ask(req: UiAskRequest, x_territoria_tenant: Optional[str] = Header(None)):
+def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[str] = Header(None)):
     from territoria.assistant.service import _clean_question, ask_stream
+
+    from territoria.trust import quotas
+    from territoria.web.security import public_principal
 
     t = _tenant(x_territoria_tenant or req.tenant)
     _clean_question(req.question)  # French JSON error before the stream starts
@@ -285,9 +303,16 @@ def ui_ask(req: UiAskRequest, x_territoria_tenant: Optional[str] = Header(None))
     if cid is not None and not _CONV_RE.match(cid):
         return _error_json("Identifiant de conversation invalide.", "invalid_conversation",
                            "Commencez une nouvelle conversation.")
+    caller = public_principal(t, req.channel)
+    try:
+        quotas.check_request(caller, client=request.client.host if request.client else None)
+        quotas.check_tokens(caller)
+    except quotas.QuotaExceeded as exc:
+        return JSONResponse({"error": {"message": exc.message, "hint": exc.hint, "code": "quota_exceeded"}},
+                            status_code=429, headers={"Retry-After": str(exc.retry_after)})
 
     def events() -> Iterator[str]:
-        for ev in ask_stream(req.question, tenant=t, conversation_id=cid):
+        for ev in ask_stream(req.question, tenant=t, conversation_id=cid, caller=caller, visibility=("public",)):
             kind = ev.pop("type", "message")
             if kind == "answer":
                 try:
@@ -379,13 +404,21 @@ def _agent_tenant(session: auth.Session) -> str:
         return get_settings().tenant
 
 
+def _forbidden(request: Request, session: auth.Session, role: str):
+    """An error page when the session's role is below `role` (None when allowed)."""
+    if session.allows(role):
+        return None
+    return _error_page(request, "Accès réservé", "Cette page est réservée aux administrateurs de la collectivité.",
+                       "Demandez à l'administrateur les droits nécessaires.", status=403)
+
+
 def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/espace-agent/connexion?suite={quote(request.url.path)}", status_code=303)
 
 
 def _agent_ctx(request: Request, session: auth.Session, title: str, **ctx) -> dict[str, Any]:
     t = _agent_tenant(session)
-    known = tenants.known_tenants()
+    known = tenants.known_tenants() if session.instance else [t]
     if t not in known:
         known = sorted(known + [t])
     return {"session": session, "tenant": t, "ui": tenants.load(t), "tenants": known, "page_title": title,
@@ -419,15 +452,16 @@ def login_submit(request: Request, identifiant: str = Form(""), mot_de_passe: st
                  suite: str = Form("")):
     client = request.client.host if request.client else "?"
     error = None
+    session = None
     try:
-        ok = auth.check_login(identifiant, mot_de_passe, client)
-        if not ok:
+        session = auth.check_login(identifiant, mot_de_passe, client)
+        if session is None:
             error = "Identifiant ou mot de passe incorrect."
     except auth.TooManyAttempts:
-        ok, error = False, "Trop de tentatives de connexion : réessayez dans quelques minutes."
-    if ok:
+        error = "Trop de tentatives de connexion : réessayez dans quelques minutes."
+    if session is not None:
         resp = RedirectResponse(_safe_next(suite), status_code=303)
-        return _set_cookie(resp, request, auth.new_session(auth.admin().user))
+        return _set_cookie(resp, request, session)
     a = auth.admin()
     t = get_settings().tenant
     return render("agent/login.html", status=401, private=True, session=None, tenant=t, ui=tenants.load(t),
@@ -452,6 +486,9 @@ def switch_tenant(request: Request, tenant: str = Form(""), csrf: str = Form("")
         return _login_redirect(request)
     if not auth.check_csrf(s, csrf):
         return _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
+    if not s.instance:
+        return _error_page(request, "Action refusée", "Votre compte est rattaché à une seule collectivité.",
+                           status=403)
     try:
         tenants.check_tenant(tenant)
     except TerritoriaError as exc:
@@ -533,6 +570,8 @@ def delete_document(request: Request, doc_id: str = Form(""), csrf: str = Form("
         return _login_redirect(request)
     if not auth.check_csrf(s, csrf):
         return _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
+    if (err := _forbidden(request, s, "admin")) is not None:
+        return err
     ok = get_store().delete_document(_agent_tenant(s), doc_id)
     msg = "supprime" if ok else "introuvable"
     return RedirectResponse(f"/espace-agent/documents?message={msg}&doc={quote(doc_id)}", status_code=303)
@@ -558,8 +597,13 @@ async def agent_upload(request: Request, files: list[UploadFile] = File(...), x_
     s, err = _api_session(request, x_csrf_token)
     if err:
         return err
+    if not s.allows("admin"):
+        return _error_json("Le dépôt de documents est réservé aux administrateurs.", "forbidden", status=403)
     settings = get_settings().ensure()
     t = _agent_tenant(s)
+    from territoria.trust import tenants as registry
+
+    registry.ensure(t)
     job_id = jobs.new_id()
     folder = jobs.upload_dir(settings, t, job_id)
     names = []
@@ -659,6 +703,8 @@ def settings_page(request: Request, message: str = ""):
     s = _session(request)
     if s is None:
         return _login_redirect(request)
+    if (err := _forbidden(request, s, "admin")) is not None:
+        return err
     ctx = _agent_ctx(request, s, "Personnalisation")
     notice = "Les réglages ont été enregistrés." if message == "enregistre" else None
     return render("agent/settings.html", private=True, errors={}, snippet=snippet(request, ctx["tenant"]),
@@ -682,6 +728,8 @@ def settings_submit(request: Request, csrf: str = Form(""), name: str = Form("")
         return _login_redirect(request)
     if not auth.check_csrf(s, csrf):
         return _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
+    if (err := _forbidden(request, s, "admin")) is not None:
+        return err
     ctx = _agent_ctx(request, s, "Personnalisation")
     ui: tenants.TenantUI = ctx["ui"]
     errors: dict[str, str] = {}

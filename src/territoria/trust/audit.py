@@ -1,0 +1,236 @@
+"""Audit log of every AI output (AI Act art. 12): append-only, hash-chained, verifiable, exportable.
+
+Each row holds: tenant, actor (user / key / CLI / public channel), time (UTC), use case, model and prompt
+version, the input (or only its keyed hash when anonymisation is on: TERRITORIA_AUDIT_ANONYMISE=1),
+retrieved document ids, the output, latency and energy estimate. `hash` = SHA-256 of the row's canonical
+JSON including `prev_hash`, the previous row's hash, so editing, deleting or reordering rows breaks the chain:
+`verify()` says which rows. The last row is also recorded in `audit_head` (a deleted tail shows); a purge
+(retention, TERRITORIA_AUDIT_RETENTION_DAYS, default 365) deletes the oldest rows and writes an anchor
+holding the last deleted row's hash, so the remaining chain still verifies. For protection against someone
+who can rewrite the whole database, publish the head hash elsewhere (`territoria audit verify --json`
+prints it; e.g. a daily copy into the DSI's log server).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Iterator
+
+from territoria.trust import principal as _principal
+
+GENESIS = "0" * 64
+HASHED = ("tenant", "actor", "at", "use_case", "model", "prompt_version", "input", "input_hash", "retrieved",
+          "output", "latency_ms", "energy_wh", "extra", "prev_hash")
+
+
+def _ts():
+    from territoria.store import get_trust_store
+
+    return get_trust_store()
+
+
+def anonymise_enabled() -> bool:
+    return os.environ.get("TERRITORIA_AUDIT_ANONYMISE", "0").lower() in ("1", "true", "oui", "yes")
+
+
+def retention_days() -> int:
+    return int(os.environ.get("TERRITORIA_AUDIT_RETENTION_DAYS", "365"))
+
+
+def _hash_key() -> bytes:
+    env = os.environ.get("TERRITORIA_SECRET_KEY")
+    if env:
+        return env.encode()
+    from territoria.core.settings import get_settings
+
+    p = get_settings().ensure().data_dir / "audit.key"
+    if not p.exists():
+        import secrets
+
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return p.read_text().strip().encode()
+
+
+def input_digest(text: str) -> str:
+    """Keyed hash (HMAC-SHA-256) of an input: equal inputs match, the text cannot be guessed back."""
+    return hmac.new(_hash_key(), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def row_hash(row: dict[str, Any]) -> str:
+    payload = json.dumps([row.get(k) for k in HASHED], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def record(use_case: str, *, tenant: str, input: str, output: Any, model: str | None = None,
+           prompt_version: str | None = None, retrieved: Iterable[str] = (), latency_ms: float | None = None,
+           energy_wh: float | None = None, actor: str | None = None, extra: dict | None = None) -> dict[str, Any]:
+    """Append one row for one AI output; returns it (with seq and hash)."""
+    anon = anonymise_enabled()
+    out = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False, sort_keys=True, default=str)
+    fields = {
+        "tenant": tenant, "actor": actor or _principal.actor_of(tenant), "use_case": use_case, "model": model,
+        "prompt_version": prompt_version, "input": None if anon else input, "input_hash": input_digest(input),
+        "retrieved": json.dumps(list(retrieved), ensure_ascii=False),
+        "output": out, "latency_ms": None if latency_ms is None else float(latency_ms),
+        "energy_wh": None if energy_wh is None else float(energy_wh),
+        "extra": json.dumps(extra or {}, ensure_ascii=False, sort_keys=True, default=str),
+    }
+
+    def make(seq: int, prev: str) -> dict[str, Any]:
+        row = {"seq": seq, **fields, "at": _now(), "prev_hash": prev}
+        row["hash"] = row_hash(row)
+        return row
+
+    return _ts().audit_append(make)
+
+
+# -- verification -----------------------------------------------------------------------------------
+
+@dataclass
+class Problem:
+    kind: str  # edited | deleted | reordered | truncated | broken_link
+    seq: int
+    message: str
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "seq": self.seq, "message": self.message}
+
+
+@dataclass
+class Verification:
+    rows: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    head_hash: str | None = None
+    anchor: dict | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "rows": self.rows, "first_seq": self.first_seq, "last_seq": self.last_seq,
+                "head_hash": self.head_hash, "anchor": self.anchor, "problems": [p.to_dict() for p in self.problems]}
+
+
+def verify() -> Verification:
+    """Walk the whole chain (all tenants) and report every break, naming the rows."""
+    ts = _ts()
+    anchor = ts.audit_anchor()
+    rows = list(ts.audit_rows())
+    v = Verification(rows=len(rows), anchor=anchor)
+    by_hash = {r["hash"]: r["seq"] for r in rows}
+    exp_prev = anchor["last_hash"] if anchor else GENESIS
+    exp_seq = (anchor["through_seq"] + 1) if anchor else 1
+    for r in rows:
+        seq = r["seq"]
+        v.first_seq = seq if v.first_seq is None else v.first_seq
+        gap = seq > exp_seq
+        if gap:
+            a, b = exp_seq, seq - 1
+            v.problems.append(Problem("deleted", a, f"ligne{'s' if b > a else ''} {a}"
+                                      + (f" à {b}" if b > a else "") + f" supprimée{'s' if b > a else ''}."))
+        if row_hash(r) != r["hash"]:
+            v.problems.append(Problem("edited", seq, f"ligne {seq} modifiée : son contenu ne correspond plus à "
+                                                     f"son empreinte."))
+        elif r["prev_hash"] != exp_prev:
+            after = by_hash.get(r["prev_hash"])
+            if after is not None and after != seq - 1:
+                v.problems.append(Problem("reordered", seq, f"ligne {seq} déplacée : elle suivait la ligne {after} "
+                                                            f"(ordre modifié)."))
+            elif not gap:
+                v.problems.append(Problem("broken_link", seq, f"ligne {seq} : le lien vers la ligne précédente est "
+                                                              f"rompu (ligne supprimée ou remplacée)."))
+        exp_prev, exp_seq = r["hash"], seq + 1
+        v.last_seq = seq
+    head = ts.audit_head()
+    if head is not None:
+        v.head_hash = head[1]
+        last = v.last_seq or (anchor["through_seq"] if anchor else 0)
+        if head[0] > last:
+            a = last + 1
+            v.problems.append(Problem("truncated", a, f"fin du journal supprimée : lignes {a} à {head[0]} absentes "
+                                                      f"(la dernière ligne enregistrée était la n° {head[0]})."))
+        elif head[0] == v.last_seq and head[1] != exp_prev:
+            v.problems.append(Problem("edited", head[0], f"ligne {head[0]} : l'empreinte ne correspond pas à celle "
+                                                         f"enregistrée en tête du journal."))
+    return v
+
+
+# -- export and retention ---------------------------------------------------------------------------
+
+EXPORT_FIELDS = ("seq", "tenant", "actor", "at", "use_case", "model", "prompt_version", "input", "input_hash",
+                 "retrieved", "output", "latency_ms", "energy_wh", "extra", "prev_hash", "hash")
+
+
+def _day_bound(value: str | None, end: bool = False) -> str | None:
+    if not value:
+        return None
+    try:
+        d = datetime.fromisoformat(value)
+    except ValueError:
+        from territoria.core.errors import TerritoriaError
+
+        raise TerritoriaError(f"Date invalide : « {value} ».", hint="Format attendu : AAAA-MM-JJ.")
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    if end and len(value) <= 10:
+        d += timedelta(days=1)  # --to 2026-12-02 includes that whole day
+    return d.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def rows(*, tenant: str | None = None, start: str | None = None, end: str | None = None) -> Iterator[dict]:
+    yield from _ts().audit_rows(tenant=tenant, start=_day_bound(start), end=_day_bound(end, end=True))
+
+
+def export(fmt: str = "jsonl", *, tenant: str | None = None, start: str | None = None, end: str | None = None
+           ) -> Iterator[str]:
+    """Rows as JSON lines or CSV (header first), oldest first."""
+    if fmt not in ("jsonl", "csv"):
+        from territoria.core.errors import TerritoriaError
+
+        raise TerritoriaError(f"Format d'export inconnu : « {fmt} ».", hint="jsonl ou csv.")
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(EXPORT_FIELDS)
+        yield buf.getvalue()
+    for r in rows(tenant=tenant, start=start, end=end):
+        if fmt == "jsonl":
+            d = dict(r)
+            d["retrieved"] = json.loads(d["retrieved"] or "[]")
+            d["extra"] = json.loads(d["extra"] or "{}")
+            yield json.dumps(d, ensure_ascii=False) + "\n"
+        else:
+            buf = io.StringIO()
+            csv.writer(buf).writerow([r[k] for k in EXPORT_FIELDS])
+            yield buf.getvalue()
+
+
+def purge(*, before: str | None = None, days: int | None = None) -> dict:
+    """Delete rows older than the retention (or `before`), anchoring the chain; the purge is itself logged."""
+    if before:
+        cutoff = _day_bound(before)
+    else:
+        cutoff = (datetime.now(timezone.utc) - timedelta(days=retention_days() if days is None else days)
+                  ).isoformat(timespec="microseconds")
+    res = _ts().audit_purge(cutoff, _now())
+    out = {"cutoff": cutoff, "purged": 0, "through_seq": None}
+    if res:
+        out.update(purged=res["purged"], through_seq=res["through_seq"])
+        record("audit.purge", tenant="*", input=f"purge avant {cutoff}", output=out, actor=None)
+    return out

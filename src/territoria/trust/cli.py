@@ -1,0 +1,283 @@
+"""CLI of the trust layer: `territoria tenant|user|apikey|audit …` (French messages, --json everywhere)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from territoria.cli_common import _console, _fail
+from territoria.core.errors import TerritoriaError
+
+tenant_app = typer.Typer(help="Collectivités (locataires) et corpus communs.", no_args_is_help=True)
+user_app = typer.Typer(help="Utilisateurs de l'espace agent (rôles admin, agent, public).", no_args_is_help=True)
+key_app = typer.Typer(help="Clés d'accès à l'API (montrées une seule fois, conservées hachées).", no_args_is_help=True)
+audit_app = typer.Typer(help="Journal d'audit des sorties de l'IA (chaîné, vérifiable).", no_args_is_help=True)
+
+
+def _out(obj) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, indent=1))
+
+
+def _run(fn):
+    try:
+        return fn()
+    except TerritoriaError as exc:
+        _fail(exc.message + (f" {exc.hint}" if exc.hint else ""))
+
+
+# -- tenants --------------------------------------------------------------------------------------
+
+@tenant_app.command("create")
+def tenant_create(
+    tenant: str = typer.Argument(..., help="Identifiant court (lettres, chiffres, - . _), ex. mairie-exemple."),
+    name: str = typer.Option("", "--name", help="Nom affiché, ex. « Mairie de Saint-Exemple »."),
+    commons: bool = typer.Option(False, "--commons", help="Corpus commun en lecture seule (ex. fiches Service-Public)."),
+    attach: list[str] = typer.Option([], "--attach", help="Corpus commun à rattacher (répétable)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Créer une collectivité (ou un corpus commun avec --commons)."""
+    from territoria.trust import tenants
+
+    existed = tenants.exists(tenant)
+    info = _run(lambda: tenants.create(tenant, name=name, kind="commons" if commons else "local", commons=attach))
+    if json_out:
+        _out({**info, "created": not existed})
+        return
+    typer.echo(f"Collectivité « {tenant} » {'déjà existante' if existed else 'créée'}"
+               + (f" ; corpus communs : {', '.join(info['commons'])}" if info["commons"] else "") + ".")
+
+
+@tenant_app.command("list")
+def tenant_list(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Lister les collectivités et corpus communs."""
+    from territoria.trust import tenants
+
+    rows = tenants.list_all()
+    if json_out:
+        _out(rows)
+        return
+    if not rows:
+        typer.echo("Aucune collectivité. Créez-en une : territoria tenant create NOM")
+    for r in rows:
+        kind = "corpus commun" if r["kind"] == "commons" else "collectivité"
+        extra = f" — lit aussi : {', '.join(r['commons'])}" if r["commons"] else ""
+        typer.echo(f"{r['tenant']:<24} {kind:<14} {r['documents']:>7} document(s){extra}")
+
+
+@tenant_app.command("attach")
+def tenant_attach(tenant: str = typer.Argument(...), commons: str = typer.Option(..., "--commons"),
+                  detach: bool = typer.Option(False, "--detach", help="Détacher au lieu de rattacher.")) -> None:
+    """Rattacher (ou détacher) un corpus commun à une collectivité, sans le copier."""
+    from territoria.trust import tenants
+
+    info = _run(lambda: tenants.attach(tenant, commons, not detach))
+    typer.echo(f"« {tenant} » lit : {', '.join([tenant, *info['commons']])}.")
+
+
+@tenant_app.command("quota")
+def tenant_quota(tenant: str = typer.Argument(...),
+                 rpm: Optional[int] = typer.Option(None, "--rpm", min=1, help="Requêtes par minute."),
+                 tokens_per_day: Optional[int] = typer.Option(None, "--tokens-per-day", min=0,
+                                                              help="Jetons de LLM par jour.")) -> None:
+    """Fixer les quotas d'une collectivité (requêtes/minute, jetons de LLM/jour)."""
+    from territoria.store import get_trust_store
+    from territoria.trust import quotas, tenants
+
+    _run(lambda: tenants.get(tenant))
+    ts = get_trust_store()
+    old_rpm, old_tok = ts.tenant_quota(tenant)
+    ts.set_tenant_quota(tenant, rpm if rpm is not None else old_rpm, tokens_per_day if tokens_per_day is not None else old_tok)
+    r, t = quotas.tenant_limits(tenant)
+    typer.echo(f"Quotas de « {tenant} » : {r} requêtes/minute, {t} jetons/jour.")
+
+
+@tenant_app.command("delete")
+def tenant_delete(tenant: str = typer.Argument(...),
+                  yes: bool = typer.Option(False, "--yes", help="Confirmer sans question.")) -> None:
+    """Supprimer une collectivité, ses documents, utilisateurs et clés (le journal d'audit est conservé)."""
+    from territoria.trust import tenants
+
+    info = _run(lambda: tenants.get(tenant))
+    if not yes and not typer.confirm(f"Supprimer « {tenant} » et ses {info['documents']} document(s) ?"):
+        raise typer.Exit(1)
+    res = tenants.delete(tenant)
+    typer.echo(f"« {tenant} » supprimée : {res['documents']} document(s), {res['users']} utilisateur(s), "
+               f"{res['api_keys']} clé(s). Le journal d'audit est conservé.")
+
+
+# -- users ------------------------------------------------------------------------------------------
+
+@user_app.command("create")
+def user_create(
+    username: str = typer.Argument(..., help="Identifiant de connexion (une adresse e-mail convient)."),
+    tenant: str = typer.Option(..., "--tenant"),
+    role: str = typer.Option(..., "--role", help="admin, agent ou public."),
+    password: Optional[str] = typer.Option(None, "--password", help="Sinon demandé (ou lu sur l'entrée avec --password-stdin)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin"),
+    oidc_subject: Optional[str] = typer.Option(None, "--oidc-subject", help="Identité OpenID Connect (« sub ») ou e-mail."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Créer un utilisateur d'une collectivité avec un rôle."""
+    from territoria.trust import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif password is None and oidc_subject is None:
+        password = typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+    u = _run(lambda: accounts.create_user(username, tenant=tenant, role=role, password=password,
+                                          oidc_subject=oidc_subject))
+    if json_out:
+        _out(u)
+        return
+    typer.echo(f"Utilisateur « {username} » créé : rôle {role}, collectivité « {tenant} ».")
+
+
+@user_app.command("list")
+def user_list(tenant: Optional[str] = typer.Option(None, "--tenant"), json_out: bool = typer.Option(False, "--json")) -> None:
+    from territoria.trust import accounts
+
+    rows = accounts.list_users(tenant)
+    if json_out:
+        _out(rows)
+        return
+    for u in rows:
+        typer.echo(f"{u['username']:<32} {u['tenant']:<20} {u['role']:<7} {'désactivé' if u['disabled'] else ''}")
+
+
+@user_app.command("delete")
+def user_delete(username: str = typer.Argument(...)) -> None:
+    from territoria.trust import accounts
+
+    _run(lambda: accounts.delete_user(username))
+    typer.echo(f"Utilisateur « {username} » supprimé.")
+
+
+@user_app.command("password")
+def user_password(username: str = typer.Argument(...), password_stdin: bool = typer.Option(False, "--password-stdin")) -> None:
+    """Changer le mot de passe d'un utilisateur."""
+    from territoria.trust import accounts
+
+    pw = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        "Nouveau mot de passe", hide_input=True, confirmation_prompt=True)
+    _run(lambda: accounts.set_password(username, pw))
+    typer.echo("Mot de passe changé.")
+
+
+# -- API keys -----------------------------------------------------------------------------------------
+
+@key_app.command("create")
+def key_create(
+    tenant: str = typer.Option(..., "--tenant"),
+    role: str = typer.Option("agent", "--role", help="admin, agent ou public."),
+    name: str = typer.Option("", "--name", help="À quoi sert la clé (ex. « site web de la mairie »)."),
+    instance: bool = typer.Option(False, "--instance", help="Clé d'exploitation : peut viser toute collectivité."),
+    rpm: Optional[int] = typer.Option(None, "--rpm", min=1, help="Requêtes par minute pour cette clé."),
+    tokens_per_day: Optional[int] = typer.Option(None, "--tokens-per-day", min=0),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Créer une clé d'accès à l'API. Elle n'est affichée qu'une fois : conservez-la."""
+    from territoria.trust import accounts
+
+    k = _run(lambda: accounts.create_key(tenant=tenant, role=role, name=name, instance=instance, rpm=rpm,
+                                         tokens_per_day=tokens_per_day))
+    if json_out:
+        _out(k)
+        return
+    typer.echo(k["key"])
+    _console().print(f"Clé {k['key_id']} (rôle {role}, collectivité « {tenant} »). Elle ne sera plus jamais "
+                     f"affichée : seule son empreinte est conservée.")
+
+
+@key_app.command("list")
+def key_list(tenant: Optional[str] = typer.Option(None, "--tenant"), json_out: bool = typer.Option(False, "--json")) -> None:
+    from territoria.trust import accounts
+
+    rows = accounts.list_keys(tenant)
+    if json_out:
+        _out(rows)
+        return
+    for k in rows:
+        state = f"révoquée le {k['revoked_at'][:10]}" if k["revoked_at"] else "active"
+        typer.echo(f"{k['key_id']}  {k['tenant']:<20} {k['role']:<7} {state:<22} {k['name']}")
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: str = typer.Argument(...)) -> None:
+    from territoria.trust import accounts
+
+    _run(lambda: accounts.revoke_key(key_id))
+    typer.echo(f"Clé {key_id} révoquée.")
+
+
+# -- audit ---------------------------------------------------------------------------------------------
+
+@audit_app.command("verify")
+def audit_verify(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Vérifier la chaîne du journal : toute ligne modifiée, supprimée ou déplacée est signalée."""
+    from territoria.trust import audit
+
+    v = audit.verify()
+    if json_out:
+        _out(v.to_dict())
+    else:
+        if v.ok:
+            typer.echo(f"Journal intègre : {v.rows} ligne(s)" + (f" ({v.first_seq} à {v.last_seq})" if v.rows else "")
+                       + (f", empreinte de tête {v.head_hash}" if v.head_hash else "") + ".")
+        else:
+            typer.echo(f"Journal ALTÉRÉ : {len(v.problems)} problème(s) sur {v.rows} ligne(s).")
+            for p in v.problems:
+                typer.echo(f"  - {p.message}")
+    if not v.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("export")
+def audit_export(
+    date_from: Optional[str] = typer.Option(None, "--from", help="AAAA-MM-JJ (inclus)."),
+    date_to: Optional[str] = typer.Option(None, "--to", help="AAAA-MM-JJ (inclus)."),
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl ou csv."),
+    tenant: Optional[str] = typer.Option(None, "--tenant", help="Une collectivité (défaut : toutes)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Fichier de sortie (défaut : sortie standard)."),
+) -> None:
+    """Exporter le journal d'audit (JSONL ou CSV)."""
+    from territoria.trust import audit
+
+    def run():
+        it = audit.export(fmt, tenant=tenant, start=date_from, end=date_to)
+        first = next(it, "")
+        return first, it
+
+    first, it = _run(run)
+    fh = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
+    n = 0
+    try:
+        for piece in [first, *it] if first else []:
+            fh.write(piece)
+            n += 1
+    finally:
+        if out:
+            fh.close()
+    if out:
+        _console().print(f"{n - (1 if fmt == 'csv' else 0)} ligne(s) écrite(s) dans {out}.")
+
+
+@audit_app.command("purge")
+def audit_purge(
+    before: Optional[str] = typer.Option(None, "--before", help="Supprimer avant cette date (AAAA-MM-JJ)."),
+    days: Optional[int] = typer.Option(None, "--days", help="Conservation en jours (défaut : "
+                                                            "TERRITORIA_AUDIT_RETENTION_DAYS, 365)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Appliquer la durée de conservation : supprime les lignes anciennes et ancre la chaîne."""
+    from territoria.trust import audit
+
+    res = _run(lambda: audit.purge(before=before, days=days))
+    if json_out:
+        _out(res)
+        return
+    typer.echo(f"{res['purged']} ligne(s) supprimée(s) (antérieures au {res['cutoff'][:10]})"
+               + (f", chaîne ancrée sur la ligne {res['through_seq']}" if res["through_seq"] else "") + ".")

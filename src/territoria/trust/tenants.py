@@ -1,0 +1,95 @@
+"""Registry of tenants (collectivities) and the commons corpora attached to them.
+
+A tenant is created with `territoria tenant create NAME`; a commons (e.g. the national Service-Public
+fiches) is a tenant of kind "commons", ingested once, that other tenants read without copying it
+(`territoria tenant attach NAME --commons sp`). Deleting a tenant deletes its documents, users and keys;
+its audit rows stay (the log is kept for its retention period and stays verifiable).
+"""
+
+from __future__ import annotations
+
+import re
+
+from territoria.core.errors import NotFoundError, TerritoriaError
+from territoria.core.settings import get_settings
+
+TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+KINDS = ("local", "commons")
+
+
+def check_name(tenant: str) -> str:
+    if not TENANT_RE.match(tenant or ""):
+        raise TerritoriaError(f"Nom de collectivité (tenant) invalide : « {tenant} ».",
+                              hint="Utilisez 1 à 64 lettres, chiffres, tirets, points ou soulignés.")
+    return tenant
+
+
+def _store():
+    from territoria.store import get_store
+
+    return get_store()
+
+
+def create(tenant: str, *, name: str = "", kind: str = "local", commons: list[str] | None = None) -> dict:
+    check_name(tenant)
+    if kind not in KINDS:
+        raise TerritoriaError(f"Type de collectivité inconnu : « {kind} ».", hint="local ou commons.")
+    s = _store()
+    s.create_tenant(tenant, name=name, kind=kind)
+    for c in commons or []:
+        attach(tenant, c)
+    return s.tenant_info(tenant)
+
+
+def ensure(tenant: str) -> bool:
+    """Create the tenant if it does not exist yet (ingestion into a new name). True when created."""
+    check_name(tenant)
+    s = _store()
+    if s.tenant_info(tenant) is not None:
+        return False
+    return s.create_tenant(tenant)
+
+
+def exists(tenant: str) -> bool:
+    return _store().tenant_info(tenant) is not None
+
+
+def get(tenant: str) -> dict:
+    info = _store().tenant_info(tenant)
+    if info is None:
+        raise NotFoundError(f"Collectivité « {tenant} » inconnue.",
+                            hint=f"Créez-la avec : territoria tenant create {tenant}")
+    return info
+
+
+def list_all() -> list[dict]:
+    s = _store()
+    known = {t["tenant"] for t in s.list_tenants()}
+    default = get_settings().tenant
+    if default not in known and s.count_documents(default):
+        s.create_tenant(default)  # data ingested before the registry existed
+    return s.list_tenants()
+
+
+def attach(tenant: str, commons: str, attach: bool = True) -> dict:
+    info = get(tenant)
+    c = get(commons)
+    if attach and c["kind"] != "commons":
+        raise TerritoriaError(f"« {commons} » n'est pas un corpus commun.",
+                              hint=f"Créez-le avec : territoria tenant create {commons} --commons")
+    if attach and commons == tenant:
+        raise TerritoriaError("Une collectivité ne peut pas se rattacher à elle-même.")
+    _store().attach_commons(info["tenant"], commons, attach)
+    return get(tenant)
+
+
+def delete(tenant: str) -> dict:
+    from territoria.store import get_trust_store
+
+    get(tenant)
+    n = _store().drop_tenant(tenant)
+    ts = get_trust_store()
+    users = ts.write("DELETE FROM users WHERE tenant = ?", (tenant,))
+    keys = ts.write("DELETE FROM api_keys WHERE tenant = ?", (tenant,))
+    ts.write("DELETE FROM tenant_quotas WHERE tenant = ?", (tenant,))
+    return {"tenant": tenant, "documents": n, "users": users, "api_keys": keys}

@@ -1,0 +1,91 @@
+"""Authentication, roles, tenant scoping and quotas of the HTTP API.
+
+Every route needs a credential and a role, except the explicitly public ones listed in `PUBLIC_ROUTES`
+(citizen chat pages of a tenant and their JSON calls, the widget, health, OpenAPI documentation, the
+agent-space login page). API calls carry `Authorization: Bearer tk_…` (`territoria apikey create`); the
+agent space uses its session cookie (web/ui/auth.py). A key acts for its own tenant only; an instance key
+(`--instance`) may address any tenant with `X-Territoria-Tenant` or a `tenant` field.
+`tests/test_trust.py` enumerates the application's routes and proves that each non-public one refuses an
+anonymous call.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastapi import Header, Request
+
+from territoria.trust import principal as _principal
+from territoria.trust.principal import AccessDenied, Principal
+
+# (method, path) pairs reachable without credentials; "*" = any method. Everything else requires a role.
+PUBLIC_ROUTES: set[tuple[str, str]] = {
+    ("GET", "/api/health"),
+    ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"), ("GET", "/openapi.json"),
+    # citizen chat of a tenant (public documents only), its sources, the widget
+    ("GET", "/"), ("GET", "/informations"), ("GET", "/accessibilite"), ("GET", "/sources"),
+    ("GET", "/sources/fichier"), ("GET", "/ui/theme.css"), ("POST", "/ui/api/ask"), ("POST", "/ui/api/feedback"),
+    ("GET", "/widget.js"), ("GET", "/widget/panneau"), ("GET", "/widget/demo"),
+    # agent space: the way in (login form, OpenID Connect round trip) and the redirect to it
+    ("GET", "/espace-agent"), ("GET", "/espace-agent/connexion"), ("POST", "/espace-agent/connexion"),
+    ("POST", "/espace-agent/deconnexion"), ("GET", "/espace-agent/oidc/connexion"), ("GET", "/espace-agent/oidc/retour"),
+    ("GET", "/static/{path:path}"),
+}
+
+
+class AuthRequired(Exception):
+    pass
+
+
+def _bearer(authorization: Optional[str]) -> str:
+    a = (authorization or "").strip()
+    return a[7:].strip() if a[:7].lower() == "bearer " else ""
+
+
+def principal_from_request(authorization: Optional[str]) -> Principal:
+    from territoria.trust.accounts import principal_for_key
+
+    key = _bearer(authorization)
+    p = principal_for_key(key) if key else None
+    if p is None:
+        raise AuthRequired("Clé d'accès invalide ou révoquée." if key else "Authentification requise.")
+    return p
+
+
+def require(role: str = "public"):
+    """Dependency: the caller's principal for the requested tenant, with at least `role`, quota counted."""
+
+    async def dep(request: Request, authorization: Optional[str] = Header(None),
+                  x_territoria_tenant: Optional[str] = Header(None)) -> Principal:
+        from territoria.trust import quotas, tenants
+
+        p = principal_from_request(authorization)
+        asked = x_territoria_tenant or request.query_params.get("tenant")
+        if asked:
+            tenants.check_name(asked)
+            p = p.for_tenant(asked)
+        if not p.allows(role):
+            raise AccessDenied(f"Action réservée au rôle « {role} » (votre rôle : « {p.role} »).",
+                               hint="Demandez à l'administrateur de la collectivité une clé avec le bon rôle.")
+        quotas.check_request(p)
+        _principal.set_current(p)
+        request.state.principal = p
+        return p
+
+    return dep
+
+
+def for_body_tenant(p: Principal, tenant: Optional[str]) -> Principal:
+    """A `tenant` field in a request body: same rule as the header."""
+    if tenant:
+        from territoria.trust import tenants
+
+        tenants.check_name(tenant)
+        p = p.for_tenant(tenant)
+        _principal.set_current(p)
+    return p
+
+
+def public_principal(tenant: str, channel: str = "page") -> Principal:
+    """A citizen on the public chat of `tenant`: public documents only."""
+    return Principal(tenant=tenant, role="public", actor=f"public:{channel}")
