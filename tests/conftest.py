@@ -26,3 +26,12 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     set_settings(Settings(data_dir=d))
     yield d
     set_settings(previous)  # module-scoped fixtures of later tests keep their own data dir
+
+
+def auth_headers(tenant: str = "default", role: str = "admin", instance: bool = False) -> dict:
+    """`Authorization` header of a fresh API key (the tenant is created if needed), in the current data dir."""
+    from territoria.trust import accounts, tenants
+
+    tenants.ensure(tenant)
+    k = accounts.create_key(tenant=tenant, role=role, instance=instance, name="tests")
+    return {"Authorization": f"Bearer {k['key']}"}

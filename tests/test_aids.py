@@ -311,8 +311,12 @@ def test_aids_api_find_and_questions(small_catalogue):
     from territoria.core.settings import set_settings
     from territoria.web.app import create_app
 
+    from conftest import auth_headers
+
     set_settings(small_catalogue[0])
     client = TestClient(create_app())
+    assert client.post("/api/aids/find", json={"profile": {}}).status_code == 401  # a key is required
+    client.headers.update(auth_headers(role="public"))
     r = client.post("/api/aids/find", json={"profile": {"commune": "70550", "age": 19, "audience": "particulier"},
                                             "need": "financer mon permis de conduire"})
     assert r.status_code == 200, r.text

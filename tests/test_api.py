@@ -41,7 +41,10 @@ def client(tmp_path_factory, shared_dir):
     src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     assert ingest_paths([src], tenant="t1").ok
     set_llm(ScriptedLLM())
+    from conftest import auth_headers
+
     with TestClient(create_app()) as c:
+        c.headers.update(auth_headers("t1", role="admin", instance=True))
         yield c
     set_llm(None)
     set_settings(old)
@@ -174,7 +177,9 @@ def test_real_http_server_with_openai_client(client):
         while not server.started and time.time() < deadline:
             time.sleep(0.05)
         assert server.started
-        remote = OpenAICompatLLM(base_url=f"http://127.0.0.1:{port}/v1", model="territoria-assistant", headers=H)
+        key = client.headers["Authorization"].split(" ", 1)[1]  # OpenAI clients send the API key as a bearer token
+        remote = OpenAICompatLLM(base_url=f"http://127.0.0.1:{port}/v1", model="territoria-assistant", headers=H,
+                                 api_key=key)
         msgs = [{"role": "user", "content": "Comment refaire une carte d'identité perdue ?"}]
         pieces = []
         comp = remote.generate(msgs, on_token=pieces.append, max_tokens=100)

@@ -243,3 +243,24 @@ def test_history_key_links_renamed_canteens():
     assert history_key("CHENE DARON (M)", "CHENE DARON", "M", {}) == history_key("CHENE D'ARON (M)", "CHENE D'ARON", "M", {})
     assert history_key("JEAN ZAY (M)", "JEAN ZAY", "M", {}) != history_key("JEAN ZAY (E)", "JEAN ZAY", "E", {})
     assert history_key("ECOLE X E", "ECOLE X E", "", {}) == "ECOLE X E"  # generic names kept as is
+
+
+def test_lag_features_long_weekday_profile_and_cutoff():
+    """The long weekday profile sees only values dated ≤ D − h; it measures the weekday's excess."""
+    from territoria.canteen.features import LAG_COLUMNS, lag_features
+
+    days = pd.bdate_range("2015-01-05", "2015-06-26")
+    days = days[days.day_of_week != 2]  # no Wednesday school
+    vals = np.where(days.day_of_week == 0, 120.0, 100.0)  # Mondays 20 % above the other days
+    obs = pd.DataFrame({"hkey": "A", "date": days, "reel": vals})
+    q = pd.DataFrame({"hkey": ["A"], "date": [pd.Timestamp("2015-06-22")]})  # a Monday
+    base = lag_features(obs, q, 7)
+    assert set(base.columns) == set(LAG_COLUMNS)
+    assert base.loc[0, "wd_mean12"] == pytest.approx(120.0)
+    assert base.loc[0, "wd_ratio12"] == pytest.approx(120.0 / 105.0, rel=0.02)
+    later = obs.copy()
+    later.loc[later["date"] > "2015-06-15", "reel"] = 1.0  # after the cutoff D − 7: must not matter
+    pd.testing.assert_frame_equal(lag_features(later, q, 7), base)
+    earlier = obs.copy()
+    earlier.loc[earlier["date"] == "2015-06-15", "reel"] = 1.0  # on the cutoff: must matter
+    assert not lag_features(earlier, q, 7).equals(base)

@@ -193,6 +193,7 @@ LAG_COLUMNS = ["lvl_med10", "lvl_mean5", "lvl_med20", "last_val", "stale_days",
                "wd_mean4", "wd_last", "wd_n", "ly_season", "n_hist", "yr_ratio", "cv20",
                "lvl_med3", "lvl_ewm", "lvl_mean48", "wd_mean12", "wd_ratio12"]
 
+
 def _window_stat(values: np.ndarray, idx: np.ndarray, k: int, how: str) -> np.ndarray:
     """Statistic of the k values before position idx (exclusive) for every idx; NaN if none."""
     s = pd.Series(values)
@@ -278,4 +279,3 @@ def lag_features(obs: pd.DataFrame, queries: pd.DataFrame, horizon: int) -> pd.D
         res["yr_ratio"] = res["lvl_med20"] / lvl_then
         out.loc[q.index, list(res)] = np.column_stack([res[c] for c in res])
     return out
-

@@ -391,6 +391,30 @@ def create_app() -> FastAPI:
                            hint="Listez les documents avec GET /api/documents.")
         return {"deleted": True, "doc_id": doc_id, "tenant": t}
 
+    # -- audit log (trust layer) --
+    @app.get("/api/audit", tags=["audit"], summary="Exporter le journal d'audit de la collectivité (rôle admin)",
+             responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}})
+    def audit_export(date_from: Optional[str] = Query(None, alias="from", description="AAAA-MM-JJ"),
+                     date_to: Optional[str] = Query(None, alias="to", description="AAAA-MM-JJ"),
+                     format: Literal["jsonl", "csv"] = "jsonl", p: Principal = Depends(require("admin"))):
+        from territoria.trust import audit
+
+        body = "".join(audit.export(format, tenant=p.tenant, start=date_from, end=date_to))
+        media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+        from fastapi.responses import Response
+
+        return Response(body, media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="audit-{p.tenant}.{format}"'})
+
+    @app.get("/api/audit/verify", tags=["audit"], summary="Vérifier la chaîne du journal (clé d'exploitation)")
+    def audit_verify(p: Principal = Depends(require("admin"))):
+        from territoria.trust import audit
+
+        if not p.instance:
+            raise AccessDenied("La vérification porte sur le journal de toutes les collectivités : elle demande une "
+                               "clé d'exploitation (--instance).", hint="territoria audit verify sur le serveur.")
+        return audit.verify().to_dict()
+
     # -- OpenAI-compatible --
     @app.get("/v1/models", tags=["compatible OpenAI"], dependencies=[Depends(require("public"))])
     def models():

@@ -29,7 +29,7 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     # agent space: the way in (login form, OpenID Connect round trip) and the redirect to it
     ("GET", "/espace-agent"), ("GET", "/espace-agent/connexion"), ("POST", "/espace-agent/connexion"),
     ("POST", "/espace-agent/deconnexion"), ("GET", "/espace-agent/oidc/connexion"), ("GET", "/espace-agent/oidc/retour"),
-    ("GET", "/static/{path:path}"),
+    ("GET", "/ui/static/{path:path}"),  # CSS, JS and fonts of the pages
 }
 
 
@@ -89,3 +89,20 @@ def for_body_tenant(p: Principal, tenant: Optional[str]) -> Principal:
 def public_principal(tenant: str, channel: str = "page") -> Principal:
     """A citizen on the public chat of `tenant`: public documents only."""
     return Principal(tenant=tenant, role="public", actor=f"public:{channel}")
+
+
+def iter_routes(routes, prefix: str = ""):
+    """(method, full path, route) of every endpoint, through included routers and mounts."""
+    from starlette.routing import Mount
+
+    for r in routes:
+        inner = getattr(r, "original_router", None)
+        if inner is not None:  # FastAPI's included router wrapper
+            ctx = getattr(r, "include_context", None)
+            yield from iter_routes(inner.routes, prefix + (getattr(ctx, "prefix", "") or ""))
+        elif isinstance(r, Mount):
+            yield "GET", prefix + r.path + "/{path:path}", r
+        else:
+            for m in sorted(getattr(r, "methods", None) or {"GET"}):
+                if m not in ("HEAD", "OPTIONS"):
+                    yield m, prefix + r.path, r

@@ -11,8 +11,15 @@ def mount_ui(app) -> None:
 
     from territoria.web.ui.router import STATIC, STATIC_PREFIX, router
 
+    from starlette.middleware.sessions import SessionMiddleware
+
+    from territoria.web.ui import auth
+
     app.include_router(router)
     app.mount(STATIC_PREFIX, StaticFiles(directory=str(STATIC)), name="ui-static")
+    # short-lived cookie holding the OpenID Connect state and nonce during a login round trip (oidc.py)
+    app.add_middleware(SessionMiddleware, secret_key=auth.secret_key(), session_cookie="territoria_oidc",
+                       max_age=600, same_site="lax", https_only=False)
     app.router.on_startup.append(_admin_account)
 
 

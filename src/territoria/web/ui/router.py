@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Optional
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
@@ -436,6 +436,12 @@ def agent_home():
     return RedirectResponse("/espace-agent/documents", status_code=303)
 
 
+def _oidc_ctx() -> dict[str, Any]:
+    from territoria.web.ui import oidc
+
+    return {"oidc_label": oidc.label() if oidc.configured() else None}
+
+
 @router.get("/espace-agent/connexion", response_class=HTMLResponse)
 def login_page(request: Request, suite: Optional[str] = None):
     if _session(request):
@@ -444,7 +450,7 @@ def login_page(request: Request, suite: Optional[str] = None):
     t = get_settings().tenant
     return render("agent/login.html", private=True, session=None, tenant=t, ui=tenants.load(t), tenants=[],
                   page_title="Connexion", request_path=request.url.path, next_url=_safe_next(suite),
-                  generated=a.generated, admin_user=a.user, user_value="")
+                  generated=a.generated, admin_user=a.user, user_value="", **_oidc_ctx())
 
 
 @router.post("/espace-agent/connexion", response_class=HTMLResponse)
@@ -466,7 +472,50 @@ def login_submit(request: Request, identifiant: str = Form(""), mot_de_passe: st
     t = get_settings().tenant
     return render("agent/login.html", status=401, private=True, session=None, tenant=t, ui=tenants.load(t),
                   tenants=[], page_title="Connexion", request_path=request.url.path, next_url=_safe_next(suite),
-                  generated=a.generated, admin_user=a.user, login_error=error, user_value=identifiant)
+                  generated=a.generated, admin_user=a.user, login_error=error, user_value=identifiant, **_oidc_ctx())
+
+
+@router.get("/espace-agent/oidc/connexion")
+async def oidc_login(request: Request, suite: Optional[str] = None):
+    from territoria.web.ui import oidc
+
+    if not oidc.configured():
+        return _error_page(request, "Connexion indisponible", "La connexion par identité numérique n'est pas configurée.",
+                           "Utilisez votre identifiant et votre mot de passe.", status=404)
+    request.session["territoria_next"] = _safe_next(suite)
+    redirect_uri = str(request.url_for("oidc_callback"))
+    try:
+        return await oidc.client().authorize_redirect(request, redirect_uri)
+    except Exception as exc:  # issuer unreachable, bad metadata
+        log.warning("OIDC login failed: %s", exc)
+        return _error_page(request, "Connexion indisponible", f"Le fournisseur d'identité ne répond pas ({oidc.label()}).",
+                           "Réessayez plus tard ou utilisez votre mot de passe.", status=502)
+
+
+@router.get("/espace-agent/oidc/retour", name="oidc_callback")
+async def oidc_callback(request: Request):
+    from territoria.web.ui import oidc
+
+    if not oidc.configured():
+        return _error_page(request, "Connexion indisponible", "La connexion par identité numérique n'est pas configurée.",
+                           status=404)
+    try:
+        token = await oidc.client().authorize_access_token(request)
+    except Exception as exc:  # state mismatch, refused code, bad signature…
+        log.warning("OIDC callback refused: %s", exc)
+        return _error_page(request, "Connexion refusée", "L'identité renvoyée par le fournisseur n'a pas pu être vérifiée.",
+                           "Recommencez la connexion.", status=401)
+    claims = dict(token.get("userinfo") or {})
+    u = oidc.user_for(claims)
+    if u is None:
+        who = claims.get("email") or claims.get("sub") or "?"
+        return _error_page(request, "Compte non autorisé",
+                           f"L'identité « {who} » n'est rattachée à aucun compte de l'espace agent.",
+                           "Demandez à l'administrateur de la collectivité de créer votre compte "
+                           f"(territoria user create {who} --tenant … --role agent --oidc-subject {who}).", status=403)
+    nxt = _safe_next(request.session.pop("territoria_next", None))
+    session = auth.new_session(u["username"], tenant=u["tenant"], role=u["role"], instance=False)
+    return _set_cookie(RedirectResponse(nxt, status_code=303), request, session)
 
 
 @router.post("/espace-agent/deconnexion")
@@ -589,7 +638,15 @@ def _api_session(request: Request, csrf: Optional[str]):
 _NAME_RE = re.compile(r"[^\w.\- ()àâäéèêëîïôöùûüç]")
 
 
-@router.post("/espace-agent/api/televersement", status_code=202)
+def _session_required(request: Request) -> None:
+    """Dependency of the agent space's JSON calls: refuse before the body is even read."""
+    if _session(request) is None:
+        from territoria.web.security import AuthRequired
+
+        raise AuthRequired("Session expirée : reconnectez-vous.")
+
+
+@router.post("/espace-agent/api/televersement", status_code=202, dependencies=[Depends(_session_required)])
 async def agent_upload(request: Request, files: list[UploadFile] = File(...), x_csrf_token: Optional[str] = Header(None)):
     """Same job mechanism as POST /api/documents (web/jobs.py), behind the agent session."""
     from territoria.web.jobs import Job, jobs
@@ -629,7 +686,7 @@ async def agent_upload(request: Request, files: list[UploadFile] = File(...), x_
     return {**job.to_dict(), "status_url": f"/espace-agent/api/taches/{job_id}"}
 
 
-@router.get("/espace-agent/api/taches/{job_id}")
+@router.get("/espace-agent/api/taches/{job_id}", dependencies=[Depends(_session_required)])
 def agent_job(request: Request, job_id: str):
     from territoria.web.jobs import jobs
 

@@ -1,0 +1,543 @@
+"""Trust layer: tenant isolation under thousands of random calls, roles on every route, API keys and
+passwords stored hashed, quotas (429), the hash-chained audit log (tamper detection, concurrent appends
+from several processes, purge with an anchor, export) and the CLI contract."""
+
+import gzip
+import json
+import multiprocessing
+import os
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from conftest import REPO, auth_headers
+
+TENANTS = ("a", "b", "c")
+COMMONS = "sp"
+ATTACHED = {"a": [COMMONS], "b": [COMMONS], "c": []}
+# unique marker words: each one lives in exactly one document
+MARK = {(t, v): f"{w}" for (t, v), w in zip(
+    [(t, v) for t in TENANTS for v in ("public", "internal")],
+    ["quarvelin", "zostrapel", "mirvadonc", "plectugar", "vorniscal", "trebalmun"])}
+MARK[(COMMONS, "public")] = "cobrintal"
+FICHES = ["F1341", "F1344", "F14929", "F12918", "F10434", "F2726", "F1448", "F1427", "F31140", "F2741"]
+
+
+def _fiche_rows(shared_dir):
+    want, rows = set(FICHES), {}
+    with gzip.open(shared_dir / "data" / "service-public" / "fiches.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["id"] in want:
+                rows[r["id"]] = r
+    return [rows[i] for i in FICHES if i in rows]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, shared_dir):
+    """Three tenants and a commons corpus, each document holding its own marker word; keys of every role."""
+    from territoria.core.settings import Settings, get_settings, set_settings
+    from territoria.ingest.pipeline import ingest_paths
+    from territoria.models.llm import set_llm
+    from territoria.search.dense import embed_pending
+    from territoria.store import get_store
+    from territoria.trust import tenants
+    from territoria.web.app import create_app
+    from test_assistant import ScriptedLLM
+
+    old = get_settings()
+    d = tmp_path_factory.mktemp("trust") / "data"
+    set_settings(Settings(data_dir=d, embed_mode="off"))
+    src = tmp_path_factory.mktemp("trust-src")
+    fiches = _fiche_rows(shared_dir)
+    assert len(fiches) >= 7
+    tenants.create(COMMONS, kind="commons")
+    docs = {}
+    for i, ((t, vis), word) in enumerate(sorted(MARK.items())):
+        if t != COMMONS:
+            tenants.create(t, commons=ATTACHED[t])
+        f = fiches[i]
+        row = {"id": f"{t}-{vis}-{f['id']}", "title": f["title"],
+               "text": f["text"][:900] + f"\n\nCode de suivi du dossier : {word}.", "url": f.get("url"),
+               "visibility": vis}
+        p = src / f"{t}-{vis}.jsonl"
+        p.write_text(json.dumps(row, ensure_ascii=False), encoding="utf-8")
+        assert ingest_paths([p], tenant=t).ok
+        docs[row["id"]] = (t, vis, word)
+    for t in (*TENANTS, COMMONS):
+        embed_pending(get_store(), t)  # dense search is checked too
+    llm = ScriptedLLM()
+    set_llm(llm)
+    keys = {(t, r): auth_headers(t, role=r) for t in TENANTS for r in ("public", "agent", "admin")}
+    from territoria.store import get_trust_store
+
+    for t in TENANTS:  # thousands of calls in a few minutes: above the default per-minute quota
+        get_trust_store().set_tenant_quota(t, 100_000, None)
+    with TestClient(create_app()) as client:
+        yield {"client": client, "keys": keys, "docs": docs, "llm": llm, "dir": d}
+    set_llm(None)
+    set_settings(old)
+
+
+def _allowed(tenant: str, role: str, docs: dict) -> set[str]:
+    scope = [tenant, *ATTACHED[tenant]]
+    return {d for d, (t, vis, _) in docs.items() if t in scope and (role != "public" or vis == "public")}
+
+
+def _foreign_words(tenant: str, role: str, docs: dict) -> list[str]:
+    ok = _allowed(tenant, role, docs)
+    return [w for d, (_, _, w) in docs.items() if d not in ok]
+
+
+def test_isolation_thousands_of_random_calls(world):
+    """Random search / ask / documents / conversations / audit calls across tenants and roles: 0 leaks."""
+    c, keys, docs, llm = world["client"], world["keys"], world["docs"], world["llm"]
+    rng = random.Random(6)
+    words = [w for (_, _, w) in docs.values()]
+    fillers = ["", "carte d'identité", "démarche", "mairie", "dossier", "code de suivi"]
+    leaks: list[str] = []
+    own_found = 0
+    ops = {"search": 0, "ask": 0, "list": 0, "get": 0, "audit": 0, "conversation": 0, "cross_header": 0,
+           "public_page": 0}
+    conversations: dict[str, str] = {}
+
+    def check_text(where: str, text: str, foreign: list[str]) -> None:
+        for w in foreign:
+            if w in text:
+                leaks.append(f"{where}: « {w} »")
+
+    for i in range(2400):
+        t = rng.choice(TENANTS)
+        role = rng.choice(("public", "agent", "admin"))
+        h = keys[(t, role)]
+        allowed, foreign = _allowed(t, role, docs), _foreign_words(t, role, docs)
+        op = rng.choices(list(ops), weights=[40, 3, 10, 15, 6, 2, 4, 6])[0]
+        ops[op] += 1
+        q = f"{rng.choice(words)} {rng.choice(fillers)}".strip()
+        if op == "search":
+            r = c.post("/api/search", json={"query": q, "k": 10, "mode": rng.choice(("bm25", "dense", "hybrid"))},
+                       headers=h)
+            assert r.status_code == 200, r.text
+            for hit in r.json()["hits"]:
+                if hit["doc_id"] not in allowed:
+                    leaks.append(f"search {t}/{role}: {hit['doc_id']}")
+                check_text(f"search {t}/{role}", hit["text"] + hit["title"], foreign)
+                own_found += any(w in hit["text"] for w in words if w not in foreign)
+        elif op == "ask":
+            n_calls = len(llm.calls)
+            question = f"Que dit le document au code de suivi {q} ?"
+            r = c.post("/api/ask", json={"question": question}, headers=h)
+            assert r.status_code == 200, r.text
+            a = r.json()
+            for cit in a["citations"]:
+                if cit["doc_id"] not in allowed:
+                    leaks.append(f"ask {t}/{role}: {cit['doc_id']}")
+            # the question itself may name another tenant's word: what comes back beyond it must not
+            shown = {k: a[k] for k in ("answer", "citations", "evidence")}
+            check_text(f"ask {t}/{role}", json.dumps(shown, ensure_ascii=False).replace(q, ""), foreign)
+            for call in llm.calls[n_calls:]:
+                check_text(f"prompt {t}/{role}", json.dumps(call, ensure_ascii=False).replace(q, ""), foreign)
+        elif op == "list":
+            r = c.get("/api/documents", headers=h)
+            assert r.status_code == 200
+            for dd in r.json()["documents"]:
+                if dd["doc_id"] not in allowed:
+                    leaks.append(f"list {t}/{role}: {dd['doc_id']}")
+        elif op == "get":
+            did = rng.choice(list(docs))
+            r = c.get(f"/api/documents/{did}", headers=h)
+            own = did in allowed and docs[did][0] == t
+            if (r.status_code == 200) != own:
+                leaks.append(f"get {t}/{role}: {did} → {r.status_code}")
+        elif op == "audit":
+            r = c.get("/api/audit", headers=h)
+            if role != "admin":
+                assert r.status_code == 403
+                continue
+            assert r.status_code == 200
+            for line in r.text.splitlines():
+                row = json.loads(line)
+                if row["tenant"] != t:
+                    leaks.append(f"audit {t}: row of {row['tenant']}")
+                other_words = _foreign_words(t, "admin", docs)
+                check_text(f"audit {t}", json.dumps(row["retrieved"]) + json.dumps(
+                    {k: v for k, v in json.loads(row["output"]).items() if k != "answer"}), other_words)
+        elif op == "conversation":
+            # another tenant's conversation id never brings its history
+            other = rng.choice([x for x in TENANTS if x != t])
+            cid = conversations.setdefault(other, f"conv-{other}")
+            c.post("/api/ask", json={"question": f"code de suivi {MARK[(other, 'public')]}", "conversation_id": cid},
+                   headers=keys[(other, "admin")])
+            n_calls = len(llm.calls)
+            r = c.post("/api/ask", json={"question": "et pour celui-là ?", "conversation_id": cid}, headers=h)
+            assert r.status_code == 200
+            check_text(f"conversation {t}/{role}", json.dumps(r.json(), ensure_ascii=False), foreign)
+            for call in llm.calls[n_calls:]:
+                check_text(f"conversation prompt {t}/{role}", json.dumps(call, ensure_ascii=False), foreign)
+        elif op == "cross_header":
+            other = rng.choice([x for x in TENANTS if x != t])
+            r = c.post("/api/search", json={"query": q}, headers={**h, "X-Territoria-Tenant": other})
+            if r.status_code != 403:
+                leaks.append(f"cross header {t}→{other}: {r.status_code}")
+            r = c.post("/api/search", json={"query": q, "tenant": other}, headers=h)
+            if r.status_code != 403:
+                leaks.append(f"cross body {t}→{other}: {r.status_code}")
+        elif op == "public_page":
+            did = rng.choice(list(docs))
+            r = c.get("/sources", params={"tenant": t, "doc": did})
+            visible = did in _allowed(t, "public", docs)
+            if (r.status_code == 200) != visible:
+                leaks.append(f"public page {t}: {did} → {r.status_code}")
+            if r.status_code == 200:
+                check_text(f"public page {t}", r.text, _foreign_words(t, "public", docs))
+    print(f"\nisolation: {sum(ops.values())} calls {ops}, leaks: {len(leaks)}")
+    assert leaks == [], leaks[:20]
+    assert own_found > 100  # searches do find the caller's own documents (the test is not vacuous)
+    assert ops["ask"] > 20 and ops["get"] > 200
+
+
+def test_every_route_requires_a_role_except_the_public_ones(world):
+    """Enumerate the application's routes: each one not declared public refuses an anonymous call."""
+    from territoria.web.security import PUBLIC_ROUTES, iter_routes
+
+    c = world["client"]
+    seen_public, checked = set(), []
+    for m, path, route in iter_routes(c.app.routes):
+        if (m, path) in PUBLIC_ROUTES:
+            seen_public.add((m, path))
+            continue
+        assert isinstance(route, APIRoute), f"{m} {path} is neither public nor protected"
+        url = re.sub(r"\{[^}]+\}", "x", path)
+        r = c.request(m, url, headers={"Authorization": ""}, follow_redirects=False)
+        checked.append(f"{m} {path}")
+        if path.startswith("/espace-agent") and not path.startswith("/espace-agent/api") and r.status_code == 303:
+            assert r.headers["location"].startswith("/espace-agent/connexion"), (m, path)
+            continue
+        assert r.status_code in (401, 403), f"{m} {path} answered {r.status_code} without credentials"
+        assert "message" in r.text or "refusée" in r.text
+    print(f"\n{len(checked)} protected routes checked, {len(seen_public)} public")
+    assert len(checked) >= 20 and "POST /api/ask" in checked and "GET /api/audit" in checked
+    assert seen_public == PUBLIC_ROUTES  # every declared exception exists (no stale entry)
+    assert c.get("/api/health").status_code == 200
+    assert c.get("/", params={"tenant": "a"}).status_code == 200
+
+
+def test_roles_and_keys(world):
+    c, keys = world["client"], world["keys"]
+    from territoria.store import get_trust_store
+    from territoria.trust import accounts
+
+    # public keys cannot upload or delete; agents cannot delete; admins can
+    r = c.post("/api/documents", files={"files": ("x.txt", b"texte", "text/plain")}, headers=keys[("a", "agent")])
+    assert r.status_code == 403 and "admin" in r.json()["error"]["message"]
+    assert c.delete("/api/documents/whatever", headers=keys[("a", "public")]).status_code == 403
+    assert c.delete("/api/documents/whatever", headers=keys[("a", "admin")]).status_code == 404
+    # keys are stored as SHA-256 only; a revoked key is refused at once
+    k = accounts.create_key(tenant="a", role="agent")
+    dump = "\n".join(str(r) for r in get_trust_store().execute("SELECT * FROM api_keys").fetchall())
+    assert k["key"] not in dump and k["key_id"] in dump
+    h = {"Authorization": f"Bearer {k['key']}"}
+    assert c.get("/api/me", headers=h).json()["role"] == "agent"
+    accounts.revoke_key(k["key_id"])
+    r = c.get("/api/me", headers=h)
+    assert r.status_code == 401 and "révoquée" in r.json()["error"]["message"]
+    assert c.get("/api/me", headers={"Authorization": "Bearer tk_00000000_faux"}).status_code == 401
+
+
+def test_users_passwords_and_agent_space_roles(world):
+    c = world["client"]
+    from territoria.store import get_trust_store
+    from territoria.trust import accounts
+
+    accounts.create_user("agent.b@exemple.fr", tenant="b", role="agent", password="un mot de passe long")
+    h = get_trust_store().get_user("agent.b@exemple.fr")["password_hash"]
+    assert h.startswith("$argon2id$") and "un mot de passe long" not in h
+    with pytest.raises(Exception):
+        accounts.create_user("court", tenant="b", role="agent", password="court")
+    r = c.post("/espace-agent/connexion", data={"identifiant": "agent.b@exemple.fr", "mot_de_passe": "faux mot de passe"},
+               follow_redirects=False)
+    assert r.status_code == 401
+    r = c.post("/espace-agent/connexion", data={"identifiant": "agent.b@exemple.fr",
+                                                "mot_de_passe": "un mot de passe long"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get("/espace-agent/documents")
+    assert page.status_code == 200 and "b-internal" in page.text and "a-public" not in page.text
+    assert c.get("/espace-agent/personnalisation").status_code == 403  # admin only
+    accounts.delete_user("agent.b@exemple.fr")  # a deleted user's session stops working at once
+    r = c.get("/espace-agent/documents", follow_redirects=False)
+    assert r.status_code == 303
+    c.cookies.clear()
+
+
+def test_quotas_answer_429_in_french(world):
+    c, keys = world["client"], world["keys"]
+    from territoria.store import get_trust_store
+    from territoria.trust import quotas
+
+    ts = get_trust_store()
+    quotas.reset_windows()
+    ts.set_tenant_quota("c", 5, None)
+    codes = [c.post("/api/search", json={"query": "mairie"}, headers=keys[("c", "agent")]).status_code
+             for _ in range(7)]
+    assert codes[:5] == [200] * 5 and codes[5:] == [429, 429]
+    r = c.post("/api/search", json={"query": "mairie"}, headers=keys[("c", "agent")])
+    assert r.status_code == 429 and "par minute" in r.json()["error"]["message"] and int(r.headers["Retry-After"]) > 0
+    assert c.post("/api/search", json={"query": "mairie"}, headers=keys[("a", "agent")]).status_code == 200
+    ts.set_tenant_quota("c", None, None)
+    quotas.reset_windows()
+    # LLM tokens per day: the tenant's budget is spent by an answer, the next question is refused
+    ts.set_tenant_quota("c", None, 50)
+    r = c.post("/api/ask", json={"question": f"code de suivi {MARK[('c', 'public')]}"}, headers=keys[("c", "admin")])
+    assert r.status_code == 200
+    if quotas.tokens_used("c") < 50:
+        ts.add_usage(quotas._today(), [("tenant", "c")], 50)
+    r = c.post("/api/ask", json={"question": "une autre question"}, headers=keys[("c", "admin")])
+    assert r.status_code == 429 and "quota quotidien" in r.json()["error"]["message"]
+    ts.set_tenant_quota("c", None, None)
+
+
+def test_answers_are_audited_with_actor_sources_and_prompt(world):
+    c, keys = world["client"], world["keys"]
+    from territoria.trust import audit
+
+    r = c.post("/api/ask", json={"question": f"code de suivi {MARK[('a', 'internal')]} ?"}, headers=keys[("a", "agent")])
+    a = r.json()
+    row = next(x for x in audit.rows(tenant="a") if x["seq"] == a["audit_id"])
+    assert row["use_case"] == "assistant.answer" and row["actor"].startswith("key:")
+    assert row["prompt_version"] == a["prompt_version"] and "code de suivi" in row["input"]
+    assert json.loads(row["retrieved"]) and row["latency_ms"] > 0 and row["energy_wh"] is not None
+    assert audit.verify().ok
+
+
+# -- audit log: tamper detection, concurrency, purge, export -----------------------------------------
+
+def _fill(n: int):
+    from territoria.trust import audit
+
+    for i in range(n):
+        audit.record("test.output", tenant=("a", "b")[i % 2], input=f"entrée {i}", output={"i": i},
+                     retrieved=[f"doc{i}"], latency_ms=i, energy_wh=0.001)
+
+
+def _db(data_dir: Path) -> sqlite3.Connection:
+    return sqlite3.connect(data_dir / "territoria.sqlite3", isolation_level=None)
+
+
+def test_audit_tamper_is_detected_and_named(data_dir):
+    from territoria.trust import audit
+
+    _fill(30)
+    assert audit.verify().ok
+    db = _db(data_dir)
+    db.execute("UPDATE audit_log SET output = '{\"i\": 999}' WHERE seq = 5")            # edit
+    db.execute("DELETE FROM audit_log WHERE seq = 10")                                  # delete
+    r12, r13 = (db.execute("SELECT * FROM audit_log WHERE seq = ?", (s,)).fetchone() for s in (12, 13))
+    cols = [x[1] for x in db.execute("PRAGMA table_info(audit_log)")]
+    db.execute("DELETE FROM audit_log WHERE seq IN (12, 13)")                            # swap 12 and 13
+    for seq, row in ((12, r13), (13, r12)):
+        vals = dict(zip(cols, row), seq=seq)
+        db.execute(f"INSERT INTO audit_log ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                   [vals[k] for k in cols])
+    db.execute("DELETE FROM audit_log WHERE seq >= 29")                                 # cut the tail
+    v = audit.verify()
+    kinds = {(p.kind, p.seq) for p in v.problems}
+    assert ("edited", 5) in kinds
+    assert ("deleted", 10) in kinds
+    assert ("reordered", 12) in kinds and ("reordered", 13) in kinds
+    assert ("truncated", 29) in kinds
+    assert not v.ok and all(p.message for p in v.problems)
+    # the CLI says it too, with a non-zero exit code
+    out = subprocess.run([sys.executable, "-m", "territoria.cli", "--data-dir", str(data_dir), "audit", "verify"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 1 and "ligne 5 modifiée" in out.stdout and "ligne 10 supprimée" in out.stdout
+
+
+def _appender(data_dir: str, n: int, tag: str) -> None:
+    os.environ["TERRITORIA_DATA_DIR"] = data_dir
+    from territoria.core.settings import Settings, set_settings
+    from territoria.trust import audit
+
+    set_settings(Settings(data_dir=Path(data_dir)))
+    for i in range(n):
+        audit.record("test.concurrent", tenant=tag, input=f"{tag}-{i}", output=i)
+
+
+def test_audit_concurrent_appends_from_processes_keep_one_chain(data_dir):
+    from territoria.trust import audit
+
+    _fill(1)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_appender, args=(str(data_dir), 40, f"p{i}")) for i in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    v = audit.verify()
+    assert v.ok, [p.message for p in v.problems]
+    assert v.rows == 161 and v.first_seq == 1 and v.last_seq == 161
+
+
+def test_audit_purge_keeps_the_chain_verifiable_and_export(data_dir):
+    from territoria.trust import audit
+
+    _fill(12)
+    jsonl = "".join(audit.export("jsonl", tenant="a"))
+    rows = [json.loads(x) for x in jsonl.splitlines()]
+    assert len(rows) == 6 and {r["tenant"] for r in rows} == {"a"} and rows[0]["retrieved"] == ["doc0"]
+    csv_text = "".join(audit.export("csv"))
+    assert csv_text.splitlines()[0].startswith("seq,tenant,actor,at") and len(csv_text.splitlines()) == 13
+    today = time.strftime("%Y-%m-%d")
+    assert len("".join(audit.export("jsonl", start=today, end=today)).splitlines()) == 12
+    assert "".join(audit.export("jsonl", end="2000-01-01")) == ""
+    res = audit.purge(days=0)
+    assert res["purged"] == 12 and res["through_seq"] == 12
+    v = audit.verify()
+    assert v.ok and v.anchor["through_seq"] == 12 and v.rows == 1  # the purge itself is logged
+    _fill(3)
+    assert audit.verify().ok
+    db = _db(data_dir)
+    db.execute("UPDATE audit_anchor SET last_hash = ?", ("f" * 64,))  # a forged anchor breaks the first link
+    assert not audit.verify().ok
+
+
+def test_anonymised_inputs_are_stored_as_keyed_hashes(data_dir, monkeypatch):
+    from territoria.trust import audit
+
+    monkeypatch.setenv("TERRITORIA_AUDIT_ANONYMISE", "1")
+    row = audit.record("assistant.answer", tenant="a", input="Je m'appelle Jeanne Martin", output="réponse")
+    stored = next(audit.rows())
+    assert stored["input"] is None and stored["input_hash"] == row["input_hash"] != ""
+    assert "Jeanne" not in json.dumps(stored, ensure_ascii=False)
+    assert audit.input_digest("Je m'appelle Jeanne Martin") == stored["input_hash"]
+    assert audit.verify().ok
+
+
+def test_cli_contract_tenants_are_isolated(tmp_path):
+    d = tmp_path / "d"
+    doc = tmp_path / "note.txt"
+    doc.write_text("Le mot zorglubine n'apparaît que dans ce document de la collectivité a.", encoding="utf-8")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "territoria.cli", "--data-dir", str(d), *args],
+                              capture_output=True, text=True, cwd=REPO, timeout=300)
+
+    assert run("tenant", "create", "a").returncode == 0
+    assert run("ingest", "--tenant", "a", str(doc), "--dense", "off").returncode == 0
+    out = run("search", "--tenant", "b", "zorglubine", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout) == []
+    hits = json.loads(run("search", "--tenant", "a", "zorglubine", "--json").stdout)
+    assert hits and hits[0]["doc_id"] == "note.txt"
+    listed = json.loads(run("tenant", "list", "--json").stdout)
+    assert [t["tenant"] for t in listed] == ["a"]
+    key = run("apikey", "create", "--tenant", "a", "--role", "public", "--json")
+    assert key.returncode == 0 and json.loads(key.stdout)["key"].startswith("tk_")
+    bad = run("user", "create", "x@y.fr", "--tenant", "nulle-part", "--role", "agent", "--password", "0123456789ab")
+    assert bad.returncode != 0 and "inconnue" in bad.stderr
+
+
+# -- OpenID Connect: a real issuer on loopback (signed ID token), the authorization-code round trip ---------
+
+def _issuer_app(port: int, key, seen: dict):
+    import base64
+    import secrets as _secrets
+    from urllib.parse import urlencode
+
+    from authlib.jose import jwt
+    from fastapi import FastAPI, Form
+    from fastapi.responses import RedirectResponse
+
+    iss = f"http://127.0.0.1:{port}"
+    app = FastAPI()
+    codes: dict[str, dict] = {}
+
+    @app.get("/.well-known/openid-configuration")
+    def meta():
+        return {"issuer": iss, "authorization_endpoint": f"{iss}/authorize", "token_endpoint": f"{iss}/token",
+                "jwks_uri": f"{iss}/jwks", "userinfo_endpoint": f"{iss}/userinfo", "response_types_supported": ["code"],
+                "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": ["RS256"]}
+
+    @app.get("/jwks")
+    def jwks():
+        return {"keys": [key.as_dict(is_private=False) | {"kid": "k1", "use": "sig", "alg": "RS256"}]}
+
+    @app.get("/authorize")
+    def authorize(redirect_uri: str, state: str, nonce: str, client_id: str):
+        code = _secrets.token_hex(8)
+        codes[code] = {"nonce": nonce, "client_id": client_id}
+        return RedirectResponse(f"{redirect_uri}?{urlencode({'code': code, 'state': state})}", status_code=302)
+
+    @app.post("/token")
+    def token(code: str = Form(...)):
+        c = codes.pop(code)
+        now = int(time.time())
+        claims = {"iss": iss, "sub": seen["sub"], "aud": c["client_id"], "iat": now, "exp": now + 300,
+                  "nonce": c["nonce"], "email": seen["email"]}
+        idt = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key).decode()
+        return {"access_token": base64.b64encode(_secrets.token_bytes(12)).decode(), "token_type": "Bearer",
+                "expires_in": 300, "id_token": idt}
+
+    return app
+
+
+def test_openid_connect_login_maps_to_a_user(world, monkeypatch):
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+    from authlib.jose import JsonWebKey
+
+    from territoria.trust import accounts
+    from territoria.web.ui import oidc
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    seen = {"sub": "pc-1234", "email": "agente@commune-a.fr"}
+    server = uvicorn.Server(uvicorn.Config(_issuer_app(port, JsonWebKey.generate_key("RSA", 2048, is_private=True), seen),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    try:
+        deadline = time.time() + 20
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        monkeypatch.setenv("TERRITORIA_OIDC_ISSUER", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("TERRITORIA_OIDC_CLIENT_ID", "territoria-test")
+        monkeypatch.setenv("TERRITORIA_OIDC_CLIENT_SECRET", "secret-de-test")
+        oidc._client.cache_clear()
+        c = world["client"]
+        c.cookies.clear()
+        assert "Se connecter avec ProConnect" in c.get("/espace-agent/connexion").text
+
+        def round_trip():
+            r = c.get("/espace-agent/oidc/connexion", follow_redirects=False)
+            assert r.status_code == 302 and r.headers["location"].startswith(f"http://127.0.0.1:{port}/authorize")
+            back = httpx.get(r.headers["location"], follow_redirects=False).headers["location"]
+            return c.get(back.replace("http://testserver", ""), follow_redirects=False)
+
+        r = round_trip()  # a valid identity without an account: refused, with what to do
+        assert r.status_code == 403 and "territoria user create agente@commune-a.fr" in r.text
+        accounts.create_user("agente@commune-a.fr", tenant="a", role="agent", oidc_subject="agente@commune-a.fr")
+        r = round_trip()
+        assert r.status_code == 303 and r.headers["location"] == "/espace-agent/documents"
+        page = c.get("/espace-agent/documents")
+        assert page.status_code == 200 and "a-internal" in page.text and "b-public" not in page.text
+        # a forged callback (unknown state) is refused
+        c.cookies.clear()
+        r = c.get("/espace-agent/oidc/retour?code=x&state=forged", follow_redirects=False)
+        assert r.status_code == 401
+    finally:
+        server.should_exit = True
+        th.join(timeout=10)
+        oidc._client.cache_clear()
+        world["client"].cookies.clear()
