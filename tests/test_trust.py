@@ -294,10 +294,11 @@ def test_quotas_answer_429_in_french(world):
     ts.set_tenant_quota("c", None, None)
     quotas.reset_windows()
     # LLM tokens per day: the tenant's budget is spent by an answer, the next question is refused
-    ts.set_tenant_quota("c", None, 50)
+    budget = quotas.tokens_used("c") + 50  # what earlier tests used today, plus a small budget
+    ts.set_tenant_quota("c", None, budget)
     r = c.post("/api/ask", json={"question": f"code de suivi {MARK[('c', 'public')]}"}, headers=keys[("c", "admin")])
     assert r.status_code == 200
-    if quotas.tokens_used("c") < 50:
+    if quotas.tokens_used("c") < budget:
         ts.add_usage(quotas._today(), [("tenant", "c")], 50)
     r = c.post("/api/ask", json={"question": "une autre question"}, headers=keys[("c", "admin")])
     assert r.status_code == 429 and "quota quotidien" in r.json()["error"]["message"]

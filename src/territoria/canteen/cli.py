@@ -165,6 +165,7 @@ def forecast_cmd(
     records = [{"date": str(r.date.date()), "site": r.site, "point": round(float(r.point), 1),
                 "low": round(float(r.low), 1), "high": round(float(r.high), 1), "quantity": int(r.quantity),
                 "fallback": bool(r.fallback)} for r in fc.itertuples()]
+    _audit_forecast(records, date_from, date_to, site, settings)
     if out_file is not None:
         csv = fc.rename(columns={"point": "prevision_modele", "low": "intervalle_bas", "high": "intervalle_haut",
                                  "quantity": "a_preparer", "fallback": "sans_historique"})
@@ -188,6 +189,17 @@ def forecast_cmd(
         out.print("* cantine sans historique suffisant : niveau estimé, marge élargie.")
     if out_file is not None:
         out.print(f"CSV écrit : {out_file}")
+
+
+def _audit_forecast(records: list[dict], date_from: str, date_to: str, site, settings) -> None:
+    """One audit-log row per forecast run (trust layer, AI Act art. 12): period, sites, quantities."""
+    from territoria.core.settings import get_settings
+    from territoria.trust import audit
+
+    audit.record("canteen.forecast", tenant=get_settings().tenant,
+                 input=json.dumps({"from": date_from, "to": date_to, "sites": site or []}, ensure_ascii=False),
+                 output={"forecasts": records, "target_short_rate": settings.max_short_rate},
+                 model="canteen-lightgbm", retrieved=sorted({r["site"] for r in records}))
 
 
 # --------------------------------------------------------------------------- evaluate
