@@ -35,3 +35,25 @@ def auth_headers(tenant: str = "default", role: str = "admin", instance: bool = 
     tenants.ensure(tenant)
     k = accounts.create_key(tenant=tenant, role=role, instance=instance, name="tests")
     return {"Authorization": f"Bearer {k['key']}"}
+
+
+def fiche_rows(shared_dir: Path, ids) -> list[dict]:
+    """The Service-Public fiches with these ids, read from the shared corpus (in the order of `ids` when a list)."""
+    import gzip
+    import json
+
+    want, found = set(ids), {}
+    with gzip.open(shared_dir / "data" / "service-public" / "fiches.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r["id"] in want:
+                found[r["id"]] = r
+    order = ids if isinstance(ids, (list, tuple)) else sorted(found)
+    return [found[i] for i in order if i in found]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    import json
+
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return path

@@ -1,7 +1,6 @@
 """HTTP API: search, ask (JSON and Server-Sent Events), documents with background ingestion jobs,
 OpenAI-compatible /v1 routes (also through a real HTTP server and our own OpenAI client), French errors."""
 
-import gzip
 import json
 import os
 import socket
@@ -31,14 +30,9 @@ def client(tmp_path_factory, shared_dir):
     old = get_settings()
     d = tmp_path_factory.mktemp("api") / "data"
     set_settings(Settings(data_dir=d, embed_mode="off"))
-    rows = []
-    with gzip.open(shared_dir / "data" / "service-public" / "fiches.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["id"] in FICHES:
-                rows.append(r)
-    src = tmp_path_factory.mktemp("src") / "fiches.jsonl"
-    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    from conftest import fiche_rows, write_jsonl
+
+    src = write_jsonl(tmp_path_factory.mktemp("src") / "fiches.jsonl", fiche_rows(shared_dir, FICHES))
     assert ingest_paths([src], tenant="t1").ok
     set_llm(ScriptedLLM())
     from conftest import auth_headers

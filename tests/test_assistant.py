@@ -4,7 +4,6 @@ Real-model tests use the 0.5B model and few calls; the code paths (checks, citat
 abstention, JSON contract) are also tested with a scripted model, deterministically.
 """
 
-import gzip
 import json
 import os
 import re
@@ -68,14 +67,10 @@ def corpus(tmp_path_factory, shared_dir):
     old = get_settings()
     d = tmp_path_factory.mktemp("assistant") / "data"
     set_settings(Settings(data_dir=d))
-    rows = []
-    with gzip.open(shared_dir / "data" / "service-public" / "fiches.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["id"] in FICHES:
-                rows.append(r)
+    from conftest import fiche_rows, write_jsonl
+
     src = tmp_path_factory.mktemp("src")
-    (src / "fiches.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    write_jsonl(src / "fiches.jsonl", fiche_rows(shared_dir, FICHES))
     (src / "docs").mkdir()
     (src / "docs" / "horaires-mairie.txt").write_text(HOSTILE, encoding="utf-8")
     s1 = ingest_paths([src / "fiches.jsonl"], tenant="t1")

@@ -2,7 +2,6 @@
 passwords stored hashed, quotas (429), the hash-chained audit log (tamper detection, concurrent appends
 from several processes, purge with an anchor, export) and the CLI contract."""
 
-import gzip
 import json
 import multiprocessing
 import os
@@ -18,7 +17,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from conftest import REPO, auth_headers
+from conftest import REPO, auth_headers, fiche_rows
 
 TENANTS = ("a", "b", "c")
 COMMONS = "sp"
@@ -29,16 +28,6 @@ MARK = {(t, v): f"{w}" for (t, v), w in zip(
     ["quarvelin", "zostrapel", "mirvadonc", "plectugar", "vorniscal", "trebalmun"])}
 MARK[(COMMONS, "public")] = "cobrintal"
 FICHES = ["F1341", "F1344", "F14929", "F12918", "F10434", "F2726", "F1448", "F1427", "F31140", "F2741"]
-
-
-def _fiche_rows(shared_dir):
-    want, rows = set(FICHES), {}
-    with gzip.open(shared_dir / "data" / "service-public" / "fiches.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["id"] in want:
-                rows[r["id"]] = r
-    return [rows[i] for i in FICHES if i in rows]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +46,7 @@ def world(tmp_path_factory, shared_dir):
     d = tmp_path_factory.mktemp("trust") / "data"
     set_settings(Settings(data_dir=d, embed_mode="off"))
     src = tmp_path_factory.mktemp("trust-src")
-    fiches = _fiche_rows(shared_dir)
+    fiches = fiche_rows(shared_dir, FICHES)
     assert len(fiches) >= 7
     tenants.create(COMMONS, kind="commons")
     docs = {}
@@ -542,3 +531,40 @@ def test_openid_connect_login_maps_to_a_user(world, monkeypatch):
         th.join(timeout=10)
         oidc._client.cache_clear()
         world["client"].cookies.clear()
+
+
+def test_agent_space_internal_upload_never_reaches_citizens(world):
+    """An admin uploads an internal note in the agent space: agents find it, the public chat and pages do not."""
+    c = world["client"]
+    from territoria.trust import accounts
+
+    accounts.create_user("admin.a@exemple.fr", tenant="a", role="admin", password="mot de passe administrateur")
+    c.cookies.clear()
+    r = c.post("/espace-agent/connexion", data={"identifiant": "admin.a@exemple.fr",
+                                                "mot_de_passe": "mot de passe administrateur"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get("/espace-agent/documents").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert 'name="visibilite"' in page
+    note = "Note interne : la procédure ombrevalise concerne le personnel communal seulement."
+    r = c.post("/espace-agent/api/televersement", files={"files": ("note-interne.txt", note.encode(), "text/plain")},
+               data={"visibility": "internal"}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 202, r.text
+    url = r.json()["status_url"]
+    for _ in range(200):
+        job = c.get(url).json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "done", job
+    found = c.get("/espace-agent/recherche", params={"q": "ombrevalise", "mode": "bm25"}).text
+    assert "note-interne.txt" in found
+    assert c.get("/sources", params={"tenant": "a", "doc": "note-interne.txt"}).status_code == 404
+    r = c.post("/ui/api/ask", json={"question": "Qu'est-ce que la procédure ombrevalise ?", "tenant": "a"})
+    assert r.status_code == 200 and "ombrevalise concerne" not in r.text and "note-interne" not in r.text
+    hits = c.post("/api/search", json={"query": "ombrevalise"}, headers=world["keys"][("a", "public")]).json()["hits"]
+    assert all(h["doc_id"] != "note-interne.txt" for h in hits)
+    hits = c.post("/api/search", json={"query": "ombrevalise", "mode": "bm25"},
+                  headers=world["keys"][("a", "agent")]).json()["hits"]
+    assert hits and hits[0]["doc_id"] == "note-interne.txt" and hits[0]["visibility"] == "internal"
+    c.cookies.clear()

@@ -4,7 +4,6 @@ search with scores, per-tenant settings, widget loader and framing rules.
 
 The real-browser tests (Chromium, keyboard, axe-core, screenshots) are in test_web_ui_browser.py."""
 
-import gzip
 import json
 import os
 import re
@@ -34,22 +33,15 @@ def app_env(tmp_path_factory, shared_dir):
     from territoria.ingest.pipeline import ingest_paths
 
     old = get_settings()
-    saved = {k: os.environ.get(k) for k in ("TERRITORIA_ADMIN_PASSWORD", "TERRITORIA_ADMIN_USER", "TERRITORIA_SECRET_KEY",
-                                            "TERRITORIA_API_KEYS")}
+    saved = {k: os.environ.get(k) for k in ("TERRITORIA_ADMIN_PASSWORD", "TERRITORIA_ADMIN_USER", "TERRITORIA_SECRET_KEY")}
     os.environ["TERRITORIA_ADMIN_PASSWORD"] = PASSWORD
     os.environ["TERRITORIA_ADMIN_USER"] = "admin"
     os.environ.pop("TERRITORIA_SECRET_KEY", None)
-    os.environ.pop("TERRITORIA_API_KEYS", None)
     d = tmp_path_factory.mktemp("webui") / "data"
     set_settings(Settings(data_dir=d, embed_mode="off"))
-    rows = []
-    with gzip.open(shared_dir / "data" / "service-public" / "fiches.jsonl.gz", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r["id"] in FICHES:
-                rows.append(r)
-    src = tmp_path_factory.mktemp("webui-src") / "fiches.jsonl"
-    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    from conftest import fiche_rows, write_jsonl
+
+    src = write_jsonl(tmp_path_factory.mktemp("webui-src") / "fiches.jsonl", fiche_rows(shared_dir, FICHES))
     assert ingest_paths([src], tenant="default").ok
     set_llm(ScriptedLLM())
     yield d

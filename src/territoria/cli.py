@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from territoria.core.errors import TerritoriaError
 from territoria.core.settings import Settings, set_settings
 
 app = typer.Typer(

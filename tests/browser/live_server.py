@@ -55,7 +55,6 @@ def server_env(data_dir: Path) -> dict[str, str]:
         "TERRITORIA_THREADS": "2",
         "PYTHONUNBUFFERED": "1",
     })
-    env.pop("TERRITORIA_API_KEYS", None)
     return env
 
 

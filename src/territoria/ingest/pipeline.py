@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 
 from territoria.core.errors import IngestError
 from territoria.core.settings import Settings, get_settings
-from territoria.core.types import DocumentRecord, Section
+from territoria.core.types import DocumentRecord
 from territoria.ingest.chunking import chunk_document, split_headings
 from territoria.search.text import analyze
 

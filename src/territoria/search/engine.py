@@ -22,7 +22,6 @@ from territoria.core.settings import Settings, get_settings
 from territoria.core.types import Hit
 from territoria.search.bm25 import BM25Index
 from territoria.search.dense import DEFAULT_PLAN, DenseMatrix
-from territoria.search.text import analyze
 
 MODES = ("bm25", "dense", "hybrid")
 RRF_K = 60
@@ -283,8 +282,6 @@ def _query_vector(model: str, query: str) -> np.ndarray:
 
 
 def dense_signal(idx: ChunkIndex, query: str, model: str = "e5-small") -> Signal | None:
-    from territoria.models.embeddings import get_embedder
-
     entry = idx.dense.get(model)
     if entry is None:
         return None

@@ -26,12 +26,11 @@ import os
 import re
 import time
 import uuid
-from pathlib import Path
 from typing import Any, Iterator, Literal, Optional, Union
 
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -314,7 +313,7 @@ def create_app() -> FastAPI:
                      visibility: Literal["public", "internal"] = Form("public"),
                      p: Principal = Depends(require("admin"))):
         from territoria.trust import tenants
-        from territoria.web.jobs import Job, jobs
+        from territoria.web.jobs import FileTooLarge, Job, jobs, save_uploads
 
         settings = get_settings().ensure()
         p = for_body_tenant(p, tenant)
@@ -324,23 +323,10 @@ def create_app() -> FastAPI:
             raise ApiError("Aucun fichier reçu.", code="no_file", hint="Envoyez un ou plusieurs champs « files ».")
         job_id = jobs.new_id()
         folder = jobs.upload_dir(settings, t, job_id)
-        names = []
-        for f in files:
-            name = Path(f.filename or "document").name
-            name = re.sub(r"[^\w.\- ()àâäéèêëîïôöùûüç]", "_", name).strip(". ") or "document"
-            dest = folder / name
-            size = 0
-            with open(dest, "wb") as out:
-                while chunk := await f.read(1024 * 1024):
-                    size += len(chunk)
-                    if size > settings.max_file_bytes:
-                        out.close()
-                        dest.unlink(missing_ok=True)
-                        raise ApiError(f"Le fichier « {name} » dépasse la taille maximale "
-                                       f"({settings.max_file_bytes // (1024 * 1024)} Mo).", status=413,
-                                       code="file_too_large", hint="Découpez-le ou augmentez TERRITORIA_MAX_FILE_MB.")
-                    out.write(chunk)
-            names.append(name)
+        try:
+            names = await save_uploads(files, folder, settings.max_file_bytes)
+        except FileTooLarge as exc:
+            raise ApiError(exc.message, status=413, code="file_too_large", hint=exc.hint)
         job = jobs.submit(settings, Job(job_id=job_id, tenant=t, files=names, source=source or "upload",
                                         visibility=visibility), folder)
         return {**job.to_dict(), "status_url": f"/api/jobs/{job_id}"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -18,7 +19,40 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from territoria.core.errors import TerritoriaError
 from territoria.core.settings import Settings, get_settings
+
+_NAME_RE = re.compile(r"[^\w.\- ()àâäéèêëîïôöùûüç]")
+
+
+class FileTooLarge(TerritoriaError):
+    pass
+
+
+def safe_name(filename: str | None) -> str:
+    """The base name of an uploaded file, without path or unusual characters."""
+    return _NAME_RE.sub("_", Path(filename or "document").name).strip(". ") or "document"
+
+
+async def save_uploads(files, folder: Path, max_bytes: int) -> list[str]:
+    """Write uploaded files (Starlette UploadFile) into `folder`, 1 MiB at a time; a file over `max_bytes`
+    is removed and FileTooLarge raised (French message). Returns the saved names."""
+    names = []
+    for f in files:
+        name = safe_name(f.filename)
+        dest = folder / name
+        size = 0
+        with open(dest, "wb") as out:
+            while chunk := await f.read(1024 * 1024):
+                size += len(chunk)
+                if size > max_bytes:
+                    out.close()
+                    dest.unlink(missing_ok=True)
+                    raise FileTooLarge(f"Le fichier « {name} » dépasse la taille maximale ({max_bytes // (1024 * 1024)} Mo).",
+                                       hint="Découpez-le, ou demandez à l'administrateur d'augmenter TERRITORIA_MAX_FILE_MB.")
+                out.write(chunk)
+        names.append(name)
+    return names
 
 
 @dataclass

@@ -232,8 +232,6 @@ def public_document(tenant: str, doc_id: str):
 
 @router.get("/sources", response_class=HTMLResponse)
 def source_page(request: Request, doc: str = "", tenant: Optional[str] = None):
-    from territoria.store import get_store
-
     t, err = _public_tenant_or_error(request, tenant)
     if err:
         return err
@@ -253,8 +251,6 @@ def source_page(request: Request, doc: str = "", tenant: Optional[str] = None):
 
 @router.get("/sources/fichier")
 def source_file(request: Request, doc: str = "", tenant: Optional[str] = None):
-    from territoria.store import get_store
-
     t, err = _public_tenant_or_error(request, tenant)
     if err:
         return err
@@ -294,6 +290,7 @@ _CONV_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[str] = Header(None)):
     from territoria.assistant.service import _clean_question, ask_stream
 
+    from territoria.assistant.prompts import SMALL_MODEL_WARNING
     from territoria.trust import quotas
     from territoria.web.security import public_principal
 
@@ -322,6 +319,8 @@ def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[st
                     ev["answer_id"] = None
                 for k in ("evidence", "usage"):
                     ev.pop(k, None)
+                # a note for the operator, not for citizens (it stays in the answer log and the audit log)
+                ev["warnings"] = [w for w in ev.get("warnings") or [] if w != SMALL_MODEL_WARNING]
             yield _sse(kind, ev)
 
     return StreamingResponse(events(), media_type="text/event-stream",
@@ -635,9 +634,6 @@ def _api_session(request: Request, csrf: Optional[str]):
     return s, None
 
 
-_NAME_RE = re.compile(r"[^\w.\- ()àâäéèêëîïôöùûüç]")
-
-
 def _session_required(request: Request) -> None:
     """Dependency of the agent space's JSON calls: refuse before the body is even read."""
     if _session(request) is None:
@@ -647,15 +643,18 @@ def _session_required(request: Request) -> None:
 
 
 @router.post("/espace-agent/api/televersement", status_code=202, dependencies=[Depends(_session_required)])
-async def agent_upload(request: Request, files: list[UploadFile] = File(...), x_csrf_token: Optional[str] = Header(None)):
+async def agent_upload(request: Request, files: list[UploadFile] = File(...), visibility: str = Form("public"),
+                       x_csrf_token: Optional[str] = Header(None)):
     """Same job mechanism as POST /api/documents (web/jobs.py), behind the agent session."""
-    from territoria.web.jobs import Job, jobs
+    from territoria.web.jobs import FileTooLarge, Job, jobs, save_uploads
 
     s, err = _api_session(request, x_csrf_token)
     if err:
         return err
     if not s.allows("admin"):
         return _error_json("Le dépôt de documents est réservé aux administrateurs.", "forbidden", status=403)
+    if visibility not in ("public", "internal"):
+        return _error_json("Visibilité inconnue.", "invalid_visibility", "Choisissez « public » ou « interne ».")
     settings = get_settings().ensure()
     t = _agent_tenant(s)
     from territoria.trust import tenants as registry
@@ -663,26 +662,14 @@ async def agent_upload(request: Request, files: list[UploadFile] = File(...), x_
     registry.ensure(t)
     job_id = jobs.new_id()
     folder = jobs.upload_dir(settings, t, job_id)
-    names = []
-    for f in files:
-        name = _NAME_RE.sub("_", Path(f.filename or "document").name).strip(". ") or "document"
-        dest = folder / name
-        size = 0
-        with open(dest, "wb") as out:
-            while chunk := await f.read(1024 * 1024):
-                size += len(chunk)
-                if size > settings.max_file_bytes:
-                    out.close()
-                    dest.unlink(missing_ok=True)
-                    return _error_json(f"Le fichier « {name} » dépasse la taille maximale "
-                                       f"({settings.max_file_bytes // (1024 * 1024)} Mo).", "file_too_large",
-                                       "Découpez-le, ou demandez à l'administrateur d'augmenter TERRITORIA_MAX_FILE_MB.",
-                                       status=413)
-                out.write(chunk)
-        names.append(name)
+    try:
+        names = await save_uploads(files, folder, settings.max_file_bytes)
+    except FileTooLarge as exc:
+        return _error_json(exc.message, "file_too_large", exc.hint, status=413)
     if not names:
         return _error_json("Aucun fichier reçu.", "no_file", "Choisissez un ou plusieurs fichiers.")
-    job = jobs.submit(settings, Job(job_id=job_id, tenant=t, files=names, source="upload"), folder)
+    job = jobs.submit(settings, Job(job_id=job_id, tenant=t, files=names, source="upload", visibility=visibility),
+                      folder)
     return {**job.to_dict(), "status_url": f"/espace-agent/api/taches/{job_id}"}
 
 

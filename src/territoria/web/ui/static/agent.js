@@ -74,6 +74,8 @@
     if (end) end.hidden = true;
     var fd = new FormData();
     fd.append('files', file, file.name);
+    var vis = document.querySelector('input[name="visibilite"]:checked');
+    fd.append('visibility', vis ? vis.value : 'public');
     var xhr = new XMLHttpRequest();
     xhr.open('POST', '/espace-agent/api/televersement');
     xhr.setRequestHeader('X-CSRF-Token', csrf);
