@@ -568,3 +568,26 @@ def test_agent_space_internal_upload_never_reaches_citizens(world):
                   headers=world["keys"][("a", "agent")]).json()["hits"]
     assert hits and hits[0]["doc_id"] == "note-interne.txt" and hits[0]["visibility"] == "internal"
     c.cookies.clear()
+
+
+def test_commons_index_is_shared_not_copied_and_detach_takes_effect(world):
+    c, keys = world["client"], world["keys"]
+    from territoria.search.engine import get_index, get_segment
+    from territoria.trust import tenants
+
+    ia, ib = get_index("a"), get_index("b")
+    assert ia.segments[1] is ib.segments[1] is get_segment(COMMONS)  # one commons index for every tenant
+    assert get_index("c") is get_segment("c")
+    word = MARK[(COMMONS, "public")]
+
+    def found(t):
+        hits = c.post("/api/search", json={"query": word, "mode": "bm25"}, headers=keys[(t, "agent")]).json()["hits"]
+        return any(word in h["text"] for h in hits)
+
+    assert found("b") and not found("c")
+    tenants.attach("b", COMMONS, False)
+    try:
+        assert not found("b") and found("a")
+    finally:
+        tenants.attach("b", COMMONS, True)
+    assert found("b")

@@ -78,13 +78,12 @@ class ChunkIndex:
 
 
 def _version(store, tenant: str) -> tuple:
-    # the tenant's scope (itself + attached commons) and each one's generation, and the vectors stored
-    return ("v2", *store.scope_version(tenant), store.embeddings_version())
+    return ("v3", store.generation(tenant), store.embeddings_version())
 
 
 def _build(store, tenant: str, version: tuple) -> ChunkIndex:
-    """One index over the tenant's documents and those of the commons corpora attached to it."""
-    scope = store.scope(tenant)
+    """The index of one tenant's own documents (a commons corpus is a tenant too: built once, shared)."""
+    scope = [tenant]
     rows, doc_pos, is_head, terms = [], [], [], []
     doc_index: dict[tuple[str, str], int] = {}
     for sc in store.iter_chunks(scope):
@@ -159,15 +158,101 @@ def _load(path: Path, version: tuple) -> ChunkIndex | None:
     return idx
 
 
-_cache: dict[tuple[str, str], ChunkIndex] = {}
+_cache: dict[tuple[str, str], "ChunkIndex | ScopeIndex"] = {}
 _cache_lock = threading.Lock()
 
 
-def get_index(tenant: str | None = None, settings: Settings | None = None) -> ChunkIndex:
+class _VocabUnion:
+    def __init__(self, vocabs):
+        self.vocabs = vocabs
+
+    def __contains__(self, term) -> bool:
+        return any(term in v for v in self.vocabs)
+
+
+class ScopeIndex:
+    """What a tenant searches when commons corpora are attached to it: its own index plus each commons
+    index (cached once, shared by every tenant that reads it: nothing is copied per tenant). Scores are
+    computed per segment and concatenated in one document space; BM25 uses the idf of the whole scope."""
+
+    def __init__(self, segments: list[ChunkIndex], version: tuple):
+        self.segments = segments
+        self.version = version
+        self.doc_off = np.cumsum([0] + [s.n_docs for s in segments])
+        self.chunk_off = np.cumsum([0] + [len(s.rows) for s in segments])
+        self.rows = np.concatenate([s.rows for s in segments]) if segments else np.zeros(0, np.int64)
+        self.doc_ids = [d for s in segments for d in s.doc_ids]
+        self.doc_meta = [m for s in segments for m in s.doc_meta]
+        self.dense = {m: None for s in segments for m in s.dense}
+        self.vocab = _VocabUnion([s.bm25.vocab for s in segments])
+
+    @property
+    def n_docs(self) -> int:
+        return int(self.doc_off[-1])
+
+    @property
+    def bm25(self) -> BM25Index:  # term statistics for callers that need one (the largest segment)
+        return max(self.segments, key=lambda s: s.bm25.n_docs).bm25
+
+    doc_mask = ChunkIndex.doc_mask
+
+    def lift(self, name: str, parts: list["Signal | None"]) -> "Signal | None":
+        if all(p is None for p in parts):
+            return None
+        scores = np.concatenate([p.doc_scores if p is not None else np.full(s.n_docs, -np.inf, np.float32)
+                                 for p, s in zip(parts, self.segments)])
+        return Signal(name, scores, _SegmentPicker(self, [p.best_chunk if p is not None else None for p in parts]))
+
+    def global_idf(self, terms) -> dict[str, float]:
+        n = sum(s.bm25.n_docs for s in self.segments)
+        out = {}
+        for t in set(terms):
+            df = 0
+            for s in self.segments:
+                j = s.bm25.vocab.get(t)
+                if j is not None:
+                    df += int(s.bm25.matrix.indptr[j + 1] - s.bm25.matrix.indptr[j])
+            out[t] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+        return out
+
+
+class _SegmentPicker:
+    def __init__(self, scope: ScopeIndex, pickers: list):
+        self.scope, self.pickers = scope, pickers
+
+    def __getitem__(self, doc: int) -> int:
+        k = int(np.searchsorted(self.scope.doc_off, doc, side="right") - 1)
+        p = self.pickers[k]
+        if p is None:
+            return -1
+        c = p[int(doc - self.scope.doc_off[k])]
+        return int(c + self.scope.chunk_off[k]) if c >= 0 else -1
+
+
+def get_index(tenant: str | None = None, settings: Settings | None = None) -> "ChunkIndex | ScopeIndex":
+    """The index a tenant searches: its own, or its own plus the attached commons (ScopeIndex)."""
     from territoria.store import get_store
 
     settings = settings or get_settings()
     tenant = tenant or settings.tenant
+    scope = get_store(settings).scope(tenant)
+    if len(scope) == 1:
+        return get_segment(tenant, settings)
+    segments = [get_segment(t, settings) for t in scope]
+    version = (tuple(scope), *(s.version for s in segments))
+    key = (str(settings.db_path.resolve()), "scope:" + tenant)
+    with _cache_lock:
+        idx = _cache.get(key)
+        if idx is None or idx.version != version:
+            idx = _cache[key] = ScopeIndex(segments, version)
+        return idx
+
+
+def get_segment(tenant: str, settings: Settings | None = None) -> ChunkIndex:
+    """One tenant's own index: in memory, else from the disk cache, else built from the store."""
+    from territoria.store import get_store
+
+    settings = settings or get_settings()
     store = get_store(settings)
     version = _version(store, tenant)
     key = (str(settings.db_path.resolve()), tenant)
@@ -245,13 +330,29 @@ class Signal:
     weight: float = 1.0
 
 
-def bm25_signal(idx: ChunkIndex, query: str) -> Signal | None:
+def bm25_signal(idx: "ChunkIndex | ScopeIndex", query: str, lq=None, idf: dict | None = None) -> Signal | None:
     from territoria.search.query import lexical_query
 
-    lq = lexical_query(query, idx.bm25.vocab)
+    if isinstance(idx, ScopeIndex):
+        lq = lexical_query(query, idx.vocab)
+        if not lq.terms:
+            return None
+        g = idx.global_idf(lq.terms)
+        return idx.lift("bm25", [bm25_signal(s, query, lq, g) for s in idx.segments])
+    lq = lq or lexical_query(query, idx.bm25.vocab)
     if not lq.terms or idx.bm25.n_docs == 0:
         return None
-    s = idx.bm25.score_terms(lq.terms, lq.weights)
+    weights = list(lq.weights) if lq.weights is not None else [1.0] * len(lq.terms)
+    if idf is not None:  # rescale this segment's idf (baked into its weights) to the scope's
+        m = idx.bm25.matrix
+        n = idx.bm25.n_docs
+        for i, t in enumerate(lq.terms):
+            j = idx.bm25.vocab.get(t)
+            if j is not None:
+                df = float(m.indptr[j + 1] - m.indptr[j])
+                local = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
+                weights[i] *= idf[t] / local if local > 0 else 1.0
+    s = idx.bm25.score_terms(lq.terms, weights)
     nz = np.flatnonzero(s > 0)
     if nz.size == 0:
         return None
@@ -281,7 +382,9 @@ def _query_vector(model: str, query: str) -> np.ndarray:
     return get_embedder(model).embed_queries([query])[0]
 
 
-def dense_signal(idx: ChunkIndex, query: str, model: str = "e5-small") -> Signal | None:
+def dense_signal(idx: "ChunkIndex | ScopeIndex", query: str, model: str = "e5-small") -> Signal | None:
+    if isinstance(idx, ScopeIndex):
+        return idx.lift(model, [dense_signal(s, query, model) for s in idx.segments])
     entry = idx.dense.get(model)
     if entry is None:
         return None
