@@ -132,8 +132,8 @@ def _audit(ans: Answer, caller=None) -> None:
     retrieved = list(dict.fromkeys([*ans.retrieved, *record["doc_ids"]]))
     caller = caller or principal.current()
     row = audit.record(
-        "assistant.answer", tenant=ans.tenant, input=ans.question, actor=caller.actor if caller else None, model=ans.model or None,
-        prompt_version=ans.prompt_version, retrieved=[d for d in retrieved if d],
+        "assistant.answer", tenant=ans.tenant, input=ans.question, actor=caller.actor if caller else None,
+        model=ans.model or None, prompt_version=ans.prompt_version, retrieved=[d for d in retrieved if d],
         output={"answer": ans.answer, "abstained": ans.abstained, "reason": ans.reason, "mode": ans.mode,
                 "citations": record["doc_ids"]},
         latency_ms=ans.latency_ms.get("total"), energy_wh=ans.energy_wh,

@@ -288,9 +288,8 @@ _CONV_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 @router.post("/ui/api/ask")
 def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[str] = Header(None)):
-    from territoria.assistant.service import _clean_question, ask_stream
-
     from territoria.assistant.prompts import SMALL_MODEL_WARNING
+    from territoria.assistant.service import _clean_question, ask_stream
     from territoria.trust import quotas
     from territoria.web.security import public_principal
 
