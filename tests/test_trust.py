@@ -591,3 +591,27 @@ def test_commons_index_is_shared_not_copied_and_detach_takes_effect(world):
     finally:
         tenants.attach("b", COMMONS, True)
     assert found("b")
+
+
+def test_similar_tenant_names_never_share_files(data_dir, tmp_path):
+    """'a.b' and 'a_b' are two tenants: their index caches, conversations and uploads stay apart."""
+    from territoria.assistant import conversations
+    from territoria.core.settings import tenant_dirname
+    from territoria.ingest.pipeline import ingest_paths
+    from territoria.search.engine import _cache, search
+    from territoria.trust import tenants
+
+    for t, word in (("a.b", "pointilleux"), ("a_b", "souligneur")):
+        tenants.create(t)
+        f = tmp_path / f"{t}.txt"
+        f.write_text(f"Document de la collectivité {t} : le mot {word} y figure.", encoding="utf-8")
+        assert ingest_paths([f], tenant=t).ok
+        conversations.append(t, "c-1", {"question": word, "answer": "", "abstained": True, "doc_ids": []})
+    for t, word, other in (("a.b", "pointilleux", "souligneur"), ("a_b", "souligneur", "pointilleux")):
+        _cache.clear()  # from the disk cache
+        assert [h.text for h in search(word, tenant=t, mode="bm25")] and not search(other, tenant=t, mode="bm25")
+        assert [x["question"] for x in conversations.load(t, "c-1")] == [word]
+    with pytest.raises(ValueError):
+        tenant_dirname("..")
+    with pytest.raises(Exception):
+        tenants.create("..")

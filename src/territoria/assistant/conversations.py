@@ -26,7 +26,9 @@ def new_id() -> str:
 
 
 def _safe(tenant: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in tenant)
+    from territoria.core.settings import tenant_dirname
+
+    return tenant_dirname(tenant)
 
 
 def _path(tenant: str, conversation_id: str) -> Path:

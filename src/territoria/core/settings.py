@@ -45,6 +45,19 @@ class Settings:
         return self
 
 
+def tenant_dirname(tenant: str) -> str:
+    """The directory name of a tenant's files (conversations, uploads, index cache): the tenant name itself.
+
+    Names are validated ([A-Za-z0-9][A-Za-z0-9_.-]{0,63}: no "/", never "." or ".."), so the mapping is
+    one-to-one: two tenants can never share a directory (replacing characters would make "a.b" and "a_b"
+    collide)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", tenant or ""):
+        raise ValueError(f"invalid tenant name: {tenant!r}")
+    return tenant
+
+
 _current: Settings | None = None
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from territoria.core.settings import tenant_dirname
 from territoria.core.settings import Settings, get_settings
 from territoria.core.types import Hit
 from territoria.search.bm25 import BM25Index
@@ -115,7 +116,7 @@ def _attach_dense(store, scope: list[str], idx: ChunkIndex) -> None:
 # -- disk cache ---------------------------------------------------------------------------------
 
 def _cache_path(settings: Settings, tenant: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in tenant)
+    safe = tenant_dirname(tenant)
     return settings.cache_dir / f"index-{safe}"
 
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 import re
 
 from territoria.core.errors import NotFoundError, TerritoriaError
-from territoria.core.settings import get_settings
+from territoria.core.settings import get_settings, tenant_dirname
 
-TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KINDS = ("local", "commons")
 
 
 def check_name(tenant: str) -> str:
     if not TENANT_RE.match(tenant or ""):
         raise TerritoriaError(f"Nom de collectivité (tenant) invalide : « {tenant} ».",
-                              hint="Utilisez 1 à 64 lettres, chiffres, tirets, points ou soulignés.")
+                              hint="Utilisez 1 à 64 lettres, chiffres, tirets, points ou soulignés, en commençant par une lettre ou un chiffre.")
     return tenant
 
 
@@ -92,4 +92,14 @@ def delete(tenant: str) -> dict:
     users = ts.write("DELETE FROM users WHERE tenant = ?", (tenant,))
     keys = ts.write("DELETE FROM api_keys WHERE tenant = ?", (tenant,))
     ts.write("DELETE FROM tenant_quotas WHERE tenant = ?", (tenant,))
-    return {"tenant": tenant, "documents": n, "users": users, "api_keys": keys}
+    # personal data kept in files: conversations (questions of citizens) and uploaded originals
+    import shutil
+
+    root = get_settings().data_dir
+    safe = tenant_dirname(tenant)
+    removed = 0
+    for d in (root / "conversations" / safe, root / "uploads" / safe):
+        if d.is_dir():
+            removed += sum(1 for _ in d.rglob("*") if _.is_file())
+            shutil.rmtree(d, ignore_errors=True)
+    return {"tenant": tenant, "documents": n, "users": users, "api_keys": keys, "files": removed}

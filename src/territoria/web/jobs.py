@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from territoria.core.errors import TerritoriaError
+from territoria.core.settings import tenant_dirname
 from territoria.core.settings import Settings, get_settings
 
 _NAME_RE = re.compile(r"[^\w.\- ()àâäéèêëîïôöùûüç]")
@@ -87,7 +88,7 @@ class JobManager:
         return "job-" + secrets.token_hex(6)
 
     def upload_dir(self, settings: Settings, tenant: str, job_id: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in tenant)
+        safe = tenant_dirname(tenant)
         d = settings.data_dir / "uploads" / safe / job_id
         d.mkdir(parents=True, exist_ok=True)
         return d

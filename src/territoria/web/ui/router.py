@@ -38,6 +38,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from territoria.core.errors import TerritoriaError
+from territoria.core.settings import tenant_dirname
 from territoria.core.settings import get_settings
 from territoria.web.ui import auth, feedback, tenants
 
@@ -206,7 +207,7 @@ def uploaded_file(tenant: str, doc) -> Optional[Path]:
     name = Path(str((doc.metadata or {}).get("file_name") or "")).name
     if not name or name != doc.doc_id:
         return None
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in tenant)
+    safe = tenant_dirname(tenant)
     root = (get_settings().data_dir / "uploads" / safe).resolve()
     if not root.is_dir():
         return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from territoria.core.errors import TerritoriaError
 
-TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_COLOR = "#000091"
 DEFAULT_EXAMPLES = [
     "Comment refaire une carte d'identité perdue ?",
