@@ -508,4 +508,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, *, preload: bool = False, b
         from territoria.models.llm import get_llm
 
         get_llm(backend)
+    from territoria.trust.accounts import list_keys
+
+    if not any(k["revoked_at"] is None for k in list_keys()):
+        import sys
+
+        print("Aucune clé d'API active : le chat public (/) fonctionne, mais l'API demande une clé. Créez-en une avec "
+              "« territoria apikey create --tenant <collectivité> --role agent ».", file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="info")
