@@ -13,6 +13,7 @@ These two are combined in `score` and compared to a threshold calibrated on dev_
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,8 +22,10 @@ from territoria.assistant.grounding import Passage, split_sentences, strip_instr
 
 # How many hits are examined, and how many excerpts the model gets (MODELS.md: 2–3 short passages).
 EXAMINE = 4
-MAX_PASSAGES = 3
-EXCERPT_CHARS = 320  # ~90 tokens: three excerpts + question keep the uncached prompt near 300 tokens
+# TERRITORIA_ASSISTANT_PASSAGES / TERRITORIA_ASSISTANT_EXCERPT_CHARS trade time to first token (prompt
+# evaluation, ~75 tokens/s for the 1.5B model on 2 cores) against context given to the model.
+MAX_PASSAGES = int(os.environ.get("TERRITORIA_ASSISTANT_PASSAGES", "3"))
+EXCERPT_CHARS = int(os.environ.get("TERRITORIA_ASSISTANT_EXCERPT_CHARS", "320"))  # ~90 tokens per excerpt
 MAX_SENTENCES = 14  # per passage, for the embedding cost
 
 # Calibrated on ../shared/data/qa/dev_paraphrased.jsonl (120 answerable, 25 unanswerable) with
