@@ -260,6 +260,9 @@ def test_users_passwords_and_agent_space_roles(world):
     page = c.get("/espace-agent/documents")
     assert page.status_code == 200 and "b-internal" in page.text and "a-public" not in page.text
     assert c.get("/espace-agent/personnalisation").status_code == 403  # admin only
+    assert c.get("/espace-agent/journal").status_code == 403
+    assert c.get("/espace-agent/journal/export?format=csv").status_code == 403
+    assert "Journal d'audit" not in page.text and 'name="tenant"' not in page.text  # no tenant switch either
     accounts.delete_user("agent.b@exemple.fr")  # a deleted user's session stops working at once
     r = c.get("/espace-agent/documents", follow_redirects=False)
     assert r.status_code == 303

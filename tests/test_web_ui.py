@@ -313,6 +313,23 @@ def test_answers_page_shows_feedback(agent):
     assert "Comment obtenir un acte de naissance ?" not in agent.get("/espace-agent/reponses?avis=pas_utile").text
 
 
+def test_audit_journal_page_lists_answers_exports_and_verifies(agent):
+    r = agent.post("/ui/api/ask", json={"question": "Comment obtenir un acte de naissance ?"})
+    ans = _sse(r.text)[-1][1]
+    page = agent.get("/espace-agent/journal")
+    assert page.status_code == 200 and "Journal d'audit" in page.text
+    assert "Comment obtenir un acte de naissance ?" in page.text and "public:page" in page.text
+    assert f">{ans['audit_id']}<" in page.text
+    checked = agent.get("/espace-agent/journal?verifier=1").text
+    assert "Journal intègre" in checked
+    csv = agent.get("/espace-agent/journal/export?format=csv")
+    assert csv.status_code == 200 and csv.text.startswith("seq,tenant,actor,at") and "acte de naissance" in csv.text
+    assert "attachment" in csv.headers["content-disposition"]
+    bad = agent.get("/espace-agent/journal?du=02/12/2026")
+    assert bad.status_code == 200 and "Date invalide" in bad.text
+    assert "Aucune ligne" in agent.get("/espace-agent/journal?au=2000-01-01").text
+
+
 def test_settings_contrast_origins_and_widget(agent):
     csrf = _csrf(agent, "/espace-agent/personnalisation")
     base = {"csrf": csrf, "name": "Mairie de Saint-Exemple", "welcome": "Bonjour !", "contact_label": "l'accueil",

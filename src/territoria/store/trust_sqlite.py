@@ -223,9 +223,9 @@ class SQLiteTrustStore:
             return row
         return self._write(run)
 
-    def audit_rows(self, *, tenant: str | None = None, start: str | None = None, end: str | None = None
-                   ) -> Iterator[dict[str, Any]]:
-        sql, args = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log WHERE 1=1", []
+    @staticmethod
+    def _audit_where(tenant: str | None, start: str | None, end: str | None) -> tuple[str, list]:
+        sql, args = " WHERE 1=1", []
         if tenant is not None:
             sql += " AND tenant = ?"
             args.append(tenant)
@@ -235,8 +235,21 @@ class SQLiteTrustStore:
         if end:
             sql += " AND at < ?"
             args.append(end)
-        for r in self.execute(sql + " ORDER BY seq", args):
+        return sql, args
+
+    def audit_rows(self, *, tenant: str | None = None, start: str | None = None, end: str | None = None,
+                   newest_first: bool = False, limit: int | None = None, offset: int = 0) -> Iterator[dict[str, Any]]:
+        where, args = self._audit_where(tenant, start, end)
+        sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log{where} ORDER BY seq" + (" DESC" if newest_first else "")
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        for r in self.execute(sql, args):
             yield dict(zip(AUDIT_COLUMNS, r))
+
+    def audit_count(self, *, tenant: str | None = None, start: str | None = None, end: str | None = None) -> int:
+        where, args = self._audit_where(tenant, start, end)
+        return int(self.execute(f"SELECT COUNT(*) FROM audit_log{where}", args).fetchone()[0])
 
     def audit_head(self) -> tuple[int, str] | None:
         r = self.execute("SELECT last_seq, last_hash FROM audit_head WHERE id = 1").fetchone()

@@ -197,6 +197,23 @@ def rows(*, tenant: str | None = None, start: str | None = None, end: str | None
     yield from _ts().audit_rows(tenant=tenant, start=_day_bound(start), end=_day_bound(end, end=True))
 
 
+def page(*, tenant: str, start: str | None = None, end: str | None = None, limit: int = 50, offset: int = 0
+         ) -> tuple[int, list[dict]]:
+    """(number of rows, rows newest first) of one tenant, for the agent space."""
+    ts = _ts()
+    a, b = _day_bound(start), _day_bound(end, end=True)
+    out = []
+    for r in ts.audit_rows(tenant=tenant, start=a, end=b, newest_first=True, limit=limit, offset=offset):
+        r = dict(r)
+        r["retrieved"] = json.loads(r["retrieved"] or "[]")
+        try:
+            r["output_data"] = json.loads(r["output"] or "null")
+        except ValueError:
+            r["output_data"] = r["output"]
+        out.append(r)
+    return ts.audit_count(tenant=tenant, start=a, end=b), out
+
+
 def export(fmt: str = "jsonl", *, tenant: str | None = None, start: str | None = None, end: str | None = None
            ) -> Iterator[str]:
     """Rows as JSON lines or CSV (header first), oldest first."""

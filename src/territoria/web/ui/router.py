@@ -76,12 +76,20 @@ def date_fr(value: Any, with_time: bool = False) -> str:
         return ""
     s = str(value)
     try:
-        d = datetime.fromisoformat(s.replace("Z", "+00:00")[:19] if "T" in s else s[:10])
+        d = datetime.fromisoformat(s.replace("Z", "+00:00")) if "T" in s else datetime.fromisoformat(s[:10])
     except ValueError:
         return s
+    suffix = ""
+    if d.tzinfo is not None:  # UTC times (audit log) are shown in French local time
+        try:
+            from zoneinfo import ZoneInfo
+
+            d = d.astimezone(ZoneInfo("Europe/Paris"))
+        except Exception:  # no time-zone database: say it is UTC
+            suffix = " (UTC)"
     out = f"{d.day}{'er' if d.day == 1 else ''} {_MONTHS[d.month - 1]} {d.year}"
     if with_time and "T" in s:
-        out += f" à {d.hour} h {d.minute:02d}"
+        out += f" à {d.hour} h {d.minute:02d}{suffix}"
     return out
 
 
@@ -740,6 +748,59 @@ def answers_page(request: Request, avis: str = "", page: int = Query(1, ge=1)):
     return render("agent/answers.html", private=True, answers=rows, total=total, avis=avis, page=page,
                   pages=max(1, math.ceil(total / PAGE_SIZE)), filters=_ANSWER_FILTERS, stats=feedback.stats(t),
                   **_agent_ctx(request, s, "Réponses et avis"))
+
+
+_USE_CASES = {"assistant.answer": "Réponse de l'assistant", "aids.find": "Recherche d'aides",
+              "canteen.forecast": "Prévision des cantines", "audit.purge": "Purge du journal"}
+_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _audit_dates(du: str, au: str) -> tuple[Optional[str], Optional[str], Optional[str]]:
+    du, au = du.strip(), au.strip()
+    for v in (du, au):
+        if v and not _DAY_RE.match(v):
+            return None, None, f"Date invalide : « {v} » (format attendu : AAAA-MM-JJ)."
+    return du or None, au or None, None
+
+
+@router.get("/espace-agent/journal", response_class=HTMLResponse)
+def audit_page(request: Request, du: str = "", au: str = "", page: int = Query(1, ge=1), verifier: str = ""):
+    """Audit log of the tenant (AI Act art. 12): every AI output, newest first; chain check on demand."""
+    from territoria.trust import audit
+
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    if (err := _forbidden(request, s, "admin")) is not None:
+        return err
+    t = _agent_tenant(s)
+    start, end, error = _audit_dates(du, au)
+    total, rows = (0, []) if error else audit.page(tenant=t, start=start, end=end, limit=PAGE_SIZE,
+                                                   offset=(page - 1) * PAGE_SIZE)
+    check = audit.verify() if verifier else None
+    return render("agent/journal.html", private=True, rows=rows, total=total, du=du, au=au, page=page,
+                  pages=max(1, math.ceil(total / PAGE_SIZE)), use_cases=_USE_CASES, check=check, error=error,
+                  anonymised=audit.anonymise_enabled(), retention=audit.retention_days(),
+                  **_agent_ctx(request, s, "Journal d'audit"))
+
+
+@router.get("/espace-agent/journal/export")
+def audit_export_file(request: Request, format: str = "csv", du: str = "", au: str = ""):
+    from territoria.trust import audit
+
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    if (err := _forbidden(request, s, "admin")) is not None:
+        return err
+    start, end, error = _audit_dates(du, au)
+    if error or format not in ("csv", "jsonl"):
+        return _error_page(request, "Export impossible", error or "Format inconnu (csv ou jsonl).", status=400)
+    t = _agent_tenant(s)
+    body = "".join(audit.export(format, tenant=t, start=start, end=end))
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="journal-audit-{t}.{format}"', "Cache-Control": "no-store"})
 
 
 @router.get("/espace-agent/personnalisation", response_class=HTMLResponse)
