@@ -372,3 +372,30 @@ def test_tenant_switch(agent):
     r = agent.post("/espace-agent/collectivite", data={"tenant": "a/b", "csrf": _csrf(agent)})
     assert r.status_code == 400 and "invalide" in r.text
     agent.post("/espace-agent/collectivite", data={"tenant": "default", "csrf": _csrf(agent)})
+
+
+def test_accounts_page_creates_users_and_keys(agent):
+    """An administrator creates an agent account and a public API key in the browser, then revokes the key."""
+    import re as _re
+
+    page = agent.get("/espace-agent/comptes")
+    assert page.status_code == 200 and "Créer un compte" in page.text
+    csrf = _re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = agent.post("/espace-agent/comptes/utilisateur", data={"csrf": csrf, "identifiant": "secretaire@mairie.fr",
+                                                               "role": "agent", "mot_de_passe": "court"})
+    assert r.status_code == 400 and "trop court" in r.text and "secretaire@mairie.fr" in r.text  # form kept
+    r = agent.post("/espace-agent/comptes/utilisateur", data={"csrf": csrf, "identifiant": "secretaire@mairie.fr",
+                                                               "role": "agent", "mot_de_passe": "un mot de passe sûr"})
+    assert r.status_code == 200 and "a été créé" in r.text
+    r = agent.post("/espace-agent/comptes/cle", data={"csrf": csrf, "nom": "site web", "role": "public"})
+    key = _re.search(r'<code id="nouvelle-cle">(tk_[^<]+)</code>', r.text).group(1)
+    me = agent.get("/api/me", headers={"Authorization": f"Bearer {key}"}).json()
+    assert me["role"] == "public" and me["tenant"] == "default"
+    assert key not in agent.get("/espace-agent/comptes").text  # shown once
+    key_id = key.split("_")[1]
+    r = agent.post("/espace-agent/comptes/cle/revoquer", data={"csrf": csrf, "key_id": key_id})
+    assert "révoquée" in r.text
+    assert agent.get("/api/me", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    r = agent.post("/espace-agent/comptes/utilisateur/supprimer", data={"csrf": csrf, "identifiant": "secretaire@mairie.fr"})
+    assert "a été supprimé" in r.text
+    assert agent.post("/espace-agent/comptes/cle", data={"csrf": "faux", "nom": "x"}).status_code == 403

@@ -327,6 +327,10 @@ def test_agent_upload_pdf_by_drag_and_drop_then_search(page, shots):
     pg.screenshot(path=str(shots / "agent-recherche-mobile.png"), full_page=True)
     pg.set_viewport_size(DESKTOP)
 
+    pg.goto("/espace-agent/comptes")
+    axe_check(pg, "agent — comptes et clés")
+    no_horizontal_scroll(pg, "agent comptes")
+
     pg.goto("/espace-agent/journal?verifier=1")
     assert "Journal intègre" in pg.inner_text("main")
     axe_check(pg, "agent — journal d'audit")

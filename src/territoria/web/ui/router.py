@@ -803,6 +803,112 @@ def audit_export_file(request: Request, format: str = "csv", du: str = "", au: s
         "Content-Disposition": f'attachment; filename="journal-audit-{t}.{format}"', "Cache-Control": "no-store"})
 
 
+# -- agent space: accounts (users and API keys of the tenant; admins) -----------------------------------
+
+_ROLE_LABELS = {"admin": "Administrateur", "agent": "Agent", "public": "Public (site web, usagers)"}
+
+
+def _accounts_page(request: Request, s: auth.Session, *, status: int = 200, notice: str | None = None,
+                   error: str | None = None, new_key: str | None = None, form: dict | None = None):
+    from territoria.trust import accounts
+
+    ctx = _agent_ctx(request, s, "Comptes et clés d'accès")
+    t = ctx["tenant"]
+    return render("agent/accounts.html", status=status, private=True, users=accounts.list_users(t),
+                  keys=[k for k in accounts.list_keys(t) if not k["instance"]], roles=_ROLE_LABELS, notice=notice,
+                  error=error, new_key=new_key, form=form or {}, **ctx)
+
+
+def _admin_form(request: Request, csrf: str):
+    """(session, None) for an admin with a valid form token, else (None, response)."""
+    s = _session(request)
+    if s is None:
+        return None, _login_redirect(request)
+    if not auth.check_csrf(s, csrf):
+        return None, _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
+    if (err := _forbidden(request, s, "admin")) is not None:
+        return None, err
+    from territoria.trust import tenants as registry
+
+    registry.ensure(_agent_tenant(s))
+    return s, None
+
+
+@router.get("/espace-agent/comptes", response_class=HTMLResponse)
+def accounts_page(request: Request):
+    s = _session(request)
+    if s is None:
+        return _login_redirect(request)
+    if (err := _forbidden(request, s, "admin")) is not None:
+        return err
+    return _accounts_page(request, s)
+
+
+@router.post("/espace-agent/comptes/utilisateur", response_class=HTMLResponse)
+def account_create(request: Request, csrf: str = Form(""), identifiant: str = Form(""), role: str = Form("agent"),
+                   mot_de_passe: str = Form(""), oidc: str = Form("")):
+    from territoria.trust import accounts
+
+    s, err = _admin_form(request, csrf)
+    if err:
+        return err
+    form = {"identifiant": identifiant, "role": role, "oidc": oidc}
+    if role not in ("agent", "admin"):
+        return _accounts_page(request, s, status=400, error="Rôle inconnu.", form=form)
+    try:
+        accounts.create_user(identifiant.strip(), tenant=_agent_tenant(s), role=role,
+                             password=mot_de_passe or None, oidc_subject=oidc.strip() or None)
+    except TerritoriaError as exc:
+        return _accounts_page(request, s, status=400, error=exc.message + (f" {exc.hint}" if exc.hint else ""), form=form)
+    return _accounts_page(request, s, notice=f"Le compte « {identifiant.strip()} » a été créé ({_ROLE_LABELS[role].lower()}).")
+
+
+@router.post("/espace-agent/comptes/utilisateur/supprimer", response_class=HTMLResponse)
+def account_delete(request: Request, csrf: str = Form(""), identifiant: str = Form("")):
+    from territoria.store import get_trust_store
+    from territoria.trust import accounts
+
+    s, err = _admin_form(request, csrf)
+    if err:
+        return err
+    u = get_trust_store().get_user(identifiant)
+    if u is None or u["tenant"] != _agent_tenant(s):
+        return _accounts_page(request, s, status=404, error=f"Compte « {identifiant} » introuvable.")
+    if identifiant == s.user:
+        return _accounts_page(request, s, status=400, error="Vous ne pouvez pas supprimer votre propre compte.")
+    accounts.delete_user(identifiant)
+    return _accounts_page(request, s, notice=f"Le compte « {identifiant} » a été supprimé.")
+
+
+@router.post("/espace-agent/comptes/cle", response_class=HTMLResponse)
+def key_create(request: Request, csrf: str = Form(""), nom: str = Form(""), role: str = Form("public")):
+    from territoria.trust import accounts
+
+    s, err = _admin_form(request, csrf)
+    if err:
+        return err
+    if role not in _ROLE_LABELS:
+        return _accounts_page(request, s, status=400, error="Rôle inconnu.")
+    k = accounts.create_key(tenant=_agent_tenant(s), role=role, name=nom.strip()[:120])
+    return _accounts_page(request, s, new_key=k["key"],
+                          notice=f"Clé {k['key_id']} créée. Copiez-la maintenant : elle ne sera plus jamais affichée.")
+
+
+@router.post("/espace-agent/comptes/cle/revoquer", response_class=HTMLResponse)
+def key_revoke(request: Request, csrf: str = Form(""), key_id: str = Form("")):
+    from territoria.store import get_trust_store
+    from territoria.trust import accounts
+
+    s, err = _admin_form(request, csrf)
+    if err:
+        return err
+    k = get_trust_store().get_key(key_id)
+    if k is None or k["tenant"] != _agent_tenant(s) or k["instance"] or k["revoked_at"]:
+        return _accounts_page(request, s, status=404, error=f"Clé « {key_id} » introuvable ou déjà révoquée.")
+    accounts.revoke_key(key_id)
+    return _accounts_page(request, s, notice=f"La clé {key_id} est révoquée : elle ne donne plus accès.")
+
+
 @router.get("/espace-agent/personnalisation", response_class=HTMLResponse)
 def settings_page(request: Request, message: str = ""):
     s = _session(request)

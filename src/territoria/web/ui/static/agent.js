@@ -127,7 +127,8 @@
   /* ---- delete confirmation ---- */
   Array.prototype.forEach.call(document.querySelectorAll('.form-supprimer'), function (f) {
     f.addEventListener('submit', function (e) {
-      if (!window.confirm('Supprimer le document « ' + f.dataset.titre + ' » ? Il ne sera plus utilisé par l\'assistant.')) e.preventDefault();
+      var msg = f.dataset.confirmation || ('Supprimer le document « ' + f.dataset.titre + ' » ? Il ne sera plus utilisé par l\'assistant.');
+      if (!window.confirm(msg)) e.preventDefault();
     });
   });
 
