@@ -156,6 +156,9 @@ def principal_for_key(key: str) -> Principal | None:
     k = ts.get_key(m.group(1))
     if k is None or k["revoked_at"] or not hmac.compare_digest(k["key_hash"], _digest(key)):
         return None
-    ts.touch_key(k["key_id"], _now())
+    last = k["last_used_at"]
+    now = _now()
+    if last is None or last[:16] != now[:16]:  # at most one write per key and minute
+        ts.touch_key(k["key_id"], now)
     return Principal(tenant=k["tenant"], role=k["role"], actor=f"key:{k['key_id']}", key_id=k["key_id"],
                      instance=bool(k["instance"]), rpm=k["rpm"], tokens_per_day=k["tokens_per_day"])

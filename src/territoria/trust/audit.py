@@ -20,6 +20,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator
 
@@ -50,13 +51,27 @@ def _hash_key() -> bytes:
         return env.encode()
     from territoria.core.settings import get_settings
 
-    p = get_settings().ensure().data_dir / "audit.key"
+    return _file_key(str(get_settings().ensure().data_dir.resolve()))
+
+
+@lru_cache(maxsize=8)
+def _file_key(data_dir: str) -> bytes:
+    from pathlib import Path
+
+    p = Path(data_dir) / "audit.key"
     if not p.exists():
         import secrets
 
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = p.with_name(f"audit.key.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, p)  # atomic, and never replaces a key another process created first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
     return p.read_text().strip().encode()
 
 
