@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import auth_headers
+
 from territoria.aids import importers as I
 from territoria.aids.eligibility import Context, evaluate
 from territoria.aids.model import Aid
@@ -311,8 +313,6 @@ def test_aids_api_find_and_questions(small_catalogue):
     from territoria.core.settings import set_settings
     from territoria.web.app import create_app
 
-    from conftest import auth_headers
-
     set_settings(small_catalogue[0])
     client = TestClient(create_app())
     assert client.post("/api/aids/find", json={"profile": {}}).status_code == 401  # a key is required
@@ -325,3 +325,34 @@ def test_aids_api_find_and_questions(small_catalogue):
     assert all(x["eligibility"] in ("eligible", "to_check") for x in results)
     r = client.post("/api/aids/questions", json={"profile": {}, "need": "financer mon permis de conduire"})
     assert r.status_code == 200 and r.json()["questions"]
+
+
+def test_aids_page_for_citizens(small_catalogue):
+    """« Trouver une aide »: a plain form, results with eligibility and reasons, every search audited."""
+    from fastapi.testclient import TestClient
+
+    from territoria.core.settings import set_settings
+    from territoria.trust import audit
+    from territoria.web.app import create_app
+
+    set_settings(small_catalogue[0])
+    client = TestClient(create_app())
+    page = client.get("/aides")
+    assert page.status_code == 200 and "Trouver une aide" in page.text and 'for="besoin"' in page.text
+    r = client.post("/api/aids/find", json={"profile": {"commune": "70550", "age": 19, "audience": "particulier"},
+                                            "need": "financer mon permis de conduire"},
+                    headers=auth_headers(role="public"))
+    expected = r.json()["results"][0]["name"]
+    before = sum(1 for _ in audit.rows())
+    page = client.get("/aides", params={"besoin": "financer mon permis de conduire", "commune": "70550", "age": "19",
+                                        "public": "particulier"})
+    assert page.status_code == 200
+    import html as _html
+
+    text = _html.unescape(page.text)
+    assert "aide(s) pour votre situation" in text and expected in text
+    assert "Vous y avez droit" in text or "À vérifier" in text
+    rows = list(audit.rows())
+    assert len(rows) == before + 1 and rows[-1]["use_case"] == "aids.find" and rows[-1]["actor"] == "public:aides"
+    bad = client.get("/aides", params={"besoin": "permis", "age": "dix-neuf"})
+    assert bad.status_code == 400 and "nombre d'années" in _html.unescape(bad.text)

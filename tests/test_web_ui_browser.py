@@ -250,6 +250,18 @@ def test_citizen_dont_know_state(page, shots):
     assert box.locator(".sources").count() == 0
     pg.wait_for_function("() => document.getElementById('etat').textContent.includes('pas trouvé de réponse fiable')")
     axe_check(pg, "citoyen (je ne sais pas)")
+    # the aid finder page: keyboard-usable form; without a catalogue the search says so in French
+    pg.goto("/aides")
+    axe_check(pg, "citoyen — trouver une aide")
+    pg.fill("#besoin", "financer mon permis de conduire")
+    pg.fill("#commune", "Vesoul")
+    pg.keyboard.press("Tab")
+    pg.click("button[type=submit]")
+    pg.wait_for_selector(".alerte-erreur")
+    assert "aide" in pg.inner_text(".alerte-erreur").lower()
+    axe_check(pg, "citoyen — trouver une aide (sans catalogue)")
+    no_horizontal_scroll(pg, "trouver une aide")
+    pg.goto("/")
     # an empty question is refused with a message tied to the field
     pg.fill("#question", "")
     pg.keyboard.press("Enter")

@@ -23,7 +23,7 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/api/health"),
     ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"), ("GET", "/openapi.json"),
     # citizen chat of a tenant (public documents only), its sources, the widget
-    ("GET", "/"), ("GET", "/informations"), ("GET", "/accessibilite"), ("GET", "/sources"),
+    ("GET", "/"), ("GET", "/aides"), ("GET", "/informations"), ("GET", "/accessibilite"), ("GET", "/sources"),
     ("GET", "/sources/fichier"), ("GET", "/ui/theme.css"), ("POST", "/ui/api/ask"), ("POST", "/ui/api/feedback"),
     ("GET", "/widget.js"), ("GET", "/widget/panneau"), ("GET", "/widget/demo"),
     # agent space: the way in (login form, OpenID Connect round trip) and the redirect to it

@@ -187,6 +187,63 @@ def citizen_page(request: Request, tenant: Optional[str] = None):
     return render("chat.html", **_public_ctx(t))
 
 
+_AUDIENCES_FORM = [("particulier", "Un particulier"), ("entreprise", "Une entreprise"),
+                   ("association", "Une association"), ("commune", "Une commune ou une intercommunalité")]
+_STATUTS_FORM = [("", "Non précisée"), ("collegien", "Collégien ou collégienne"), ("lyceen", "Lycéen ou lycéenne"),
+                 ("etudiant", "Étudiant ou étudiante"), ("apprenti", "Apprenti ou apprentie"),
+                 ("demandeur_emploi", "Demandeur ou demandeuse d'emploi"), ("salarie", "Salarié ou salariée"),
+                 ("independant", "Indépendant ou indépendante"), ("retraite", "Retraité ou retraitée")]
+_ELIGIBILITY = {"eligible": ("Vous y avez droit d'après vos réponses", "etiquette-succes"),
+                "to_check": ("À vérifier", "etiquette-alerte")}
+
+
+@router.get("/aides", response_class=HTMLResponse)
+def aids_page(request: Request, tenant: Optional[str] = None, besoin: str = "", commune: str = "", age: str = "",
+              public: str = "particulier", situation: str = ""):
+    """The aid finder for citizens and businesses: a plain form, results rendered by the server (no script)."""
+    import time
+
+    from territoria.aids.audit import audit_aids
+    from territoria.aids.finder import find_with_context
+    from territoria.trust import quotas
+    from territoria.web.security import public_principal
+
+    t, err = _public_tenant_or_error(request, tenant)
+    if err:
+        return err
+    form = {"besoin": besoin.strip()[:500], "commune": commune.strip()[:120], "age": age.strip()[:3],
+            "public": public if public in dict(_AUDIENCES_FORM) else "particulier",
+            "situation": situation if situation in dict(_STATUTS_FORM) else ""}
+    ctx = dict(form=form, audiences=_AUDIENCES_FORM, statuts=_STATUTS_FORM, labels=_ELIGIBILITY, out=None,
+               error=None, age_error=None, **_public_ctx(t))
+    if not (form["besoin"] or form["commune"]):
+        return render("aides.html", **ctx)
+    if form["age"] and not (form["age"].isdigit() and 0 < int(form["age"]) < 120):
+        return render("aides.html", status=400, **{**ctx, "age_error": "L'âge doit être un nombre d'années, par exemple 19."})
+    caller = public_principal(t, "aides")
+    try:
+        quotas.check_request(caller, client=request.client.host if request.client else None)
+    except quotas.QuotaExceeded as exc:
+        return render("aides.html", status=429, **{**ctx, "error": f"{exc.message} {exc.hint or ''}"})
+    profile = {"audience": form["public"]}
+    if form["commune"]:
+        profile["commune"] = form["commune"]
+    if form["age"]:
+        profile["age"] = int(form["age"])
+    if form["situation"]:
+        profile["statut"] = form["situation"]
+    t0 = time.perf_counter()
+    try:
+        out = find_with_context(profile, form["besoin"] or None, k=10, tenant=t)
+    except TerritoriaError as exc:  # e.g. no catalogue imported yet: the operator's message goes to the log
+        log.warning("aid finder unavailable for %s: %s", t, exc)
+        who = ctx["ui"].contact_label or "votre mairie"
+        return render("aides.html", status=503, **{**ctx, "error": "La recherche d'aides n'est pas encore disponible "
+                                                   f"ici. Pour connaître les aides possibles, adressez-vous à {who}."})
+    audit_aids(out, t, profile, form["besoin"] or None, (time.perf_counter() - t0) * 1000, actor=caller.actor)
+    return render("aides.html", **{**ctx, "out": out})
+
+
 @router.get("/informations", response_class=HTMLResponse)
 def information_page(request: Request, tenant: Optional[str] = None):
     import os
