@@ -55,7 +55,11 @@ def exists(tenant: str) -> bool:
 
 
 def get(tenant: str) -> dict:
-    info = _store().tenant_info(tenant)
+    s = _store()
+    info = s.tenant_info(tenant)
+    if info is None and tenant == get_settings().tenant:  # the default tenant of a single-tenant install
+        s.create_tenant(tenant)
+        info = s.tenant_info(tenant)
     if info is None:
         raise NotFoundError(f"Collectivité « {tenant} » inconnue.",
                             hint=f"Créez-la avec : territoria tenant create {tenant}")
