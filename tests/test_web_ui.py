@@ -318,7 +318,7 @@ def test_audit_journal_page_lists_answers_exports_and_verifies(agent):
     ans = _sse(r.text)[-1][1]
     page = agent.get("/espace-agent/journal")
     assert page.status_code == 200 and "Journal d'audit" in page.text
-    assert "Comment obtenir un acte de naissance ?" in page.text and "public:page" in page.text
+    assert "Comment obtenir un acte de naissance ?" in page.text and "Usager (page de l&#39;assistant)" in page.text
     assert f">{ans['audit_id']}<" in page.text
     checked = agent.get("/espace-agent/journal?verifier=1").text
     assert "Journal intègre" in checked

@@ -810,6 +810,53 @@ def answers_page(request: Request, avis: str = "", page: int = Query(1, ge=1)):
 _USE_CASES = {"assistant.answer": "Réponse de l'assistant", "aids.find": "Recherche d'aides",
               "canteen.forecast": "Prévision des cantines", "audit.purge": "Purge du journal"}
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CHANNELS = {"page": "page de l'assistant", "widget": "module intégré", "aides": "page des aides"}
+
+
+def audit_actor(actor: str) -> str:
+    """Who, in words: « Usager (page de l'assistant) », « Clé 1a2b3c4d », « agent@mairie.fr »…"""
+    kind, _, rest = (actor or "").partition(":")
+    if kind == "public":
+        return f"Usager ({_CHANNELS.get(rest, rest)})"
+    if kind == "key":
+        return f"Clé {rest}"
+    if kind == "user":
+        return rest
+    if kind == "cli":
+        return f"Serveur ({rest})"
+    return actor or "—"
+
+
+def audit_summary(row: dict) -> tuple[str, str]:
+    """(request, result) of an audit row in a few French words, for the journal page."""
+    inp, out = row.get("input"), row.get("output_data")
+    if inp is None:
+        request_text = f"empreinte {row.get('input_hash', '')[:12]}…"
+    else:
+        request_text = inp
+    use = row.get("use_case")
+    try:
+        if use == "aids.find":
+            d = json.loads(inp) if inp else {}
+            prof = d.get("profile") or {}
+            bits = [f"« {d['need']} »"] if d.get("need") else []
+            bits += [str(prof[k]) for k in ("commune",) if prof.get(k)]
+            bits += [f"{prof['age']} ans"] if prof.get("age") else []
+            if inp is not None:
+                request_text = ", ".join(bits) or "profil sans besoin précisé"
+            res = (out or {}).get("results") or []
+            n_ok = sum(1 for r in res if r.get("eligibility") == "eligible")
+            return request_text, f"{len(res)} aide(s) montrée(s), dont {n_ok} éligible(s) d'après les réponses"
+        if use == "canteen.forecast":
+            d = json.loads(inp) if inp else {}
+            if inp is not None:
+                request_text = f"du {d.get('from')} au {d.get('to')}"
+            return request_text, f"{len((out or {}).get('forecasts') or [])} prévision(s) cantine-jour"
+        if isinstance(out, dict) and "answer" in out:
+            return request_text, ("Sans réponse : " if out.get("abstained") else "") + str(out.get("answer") or "")
+    except (ValueError, TypeError, AttributeError):
+        pass
+    return request_text, row.get("output") or ""
 
 
 def _audit_dates(du: str, au: str) -> tuple[Optional[str], Optional[str], Optional[str]]:
@@ -835,6 +882,9 @@ def audit_page(request: Request, du: str = "", au: str = "", page: int = Query(1
     total, rows = (0, []) if error else audit.page(tenant=t, start=start, end=end, limit=PAGE_SIZE,
                                                    offset=(page - 1) * PAGE_SIZE)
     check = audit.verify() if verifier else None
+    for r in rows:
+        r["who"] = audit_actor(r["actor"])
+        r["request_text"], r["result_text"] = audit_summary(r)
     return render("agent/journal.html", private=True, rows=rows, total=total, du=du, au=au, page=page,
                   pages=max(1, math.ceil(total / PAGE_SIZE)), use_cases=_USE_CASES, check=check, error=error,
                   anonymised=audit.anonymise_enabled(), retention=audit.retention_days(),
