@@ -137,7 +137,7 @@
     b.addEventListener('click', function () {
       var code = document.getElementById(b.dataset.copier), st = document.getElementById('copie-etat');
       var text = code ? code.textContent : '';
-      var ok = function () { if (st) st.textContent = 'Code copié.'; };
+      var ok = function () { if (st) st.textContent = 'Copié dans le presse-papiers.'; };
       if (navigator.clipboard && navigator.clipboard.writeText) {
         navigator.clipboard.writeText(text).then(ok, function () { if (st) st.textContent = 'Copie impossible : sélectionnez le code et copiez-le.'; });
       } else if (st) { st.textContent = 'Copie impossible : sélectionnez le code et copiez-le.'; }
