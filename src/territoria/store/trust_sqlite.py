@@ -8,9 +8,9 @@ processes, so the hash chain stays one chain (each row reads the previous head i
 from __future__ import annotations
 
 import sqlite3
-import threading
-from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from territoria.store.sqlite_base import SQLiteBase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -88,33 +88,13 @@ AUDIT_COLUMNS = ("seq", "tenant", "actor", "at", "use_case", "model", "prompt_ve
                  "retrieved", "output", "latency_ms", "energy_wh", "extra", "prev_hash", "hash")
 
 
-class SQLiteTrustStore:
-    def __init__(self, path: Path | str):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._conn.executescript(SCHEMA)
-
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=60000")
-            self._local.conn = conn
-        return conn
+class SQLiteTrustStore(SQLiteBase):
+    SCHEMA = SCHEMA
+    SYNCHRONOUS = "FULL"  # an answer's audit row must survive a power cut
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        c = self._conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            out = fn(c)
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
-        return out
+        with self._tx() as c:
+            return fn(c)
 
     def execute(self, sql: str, args: tuple | list = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, args)
