@@ -11,10 +11,9 @@ def audit_aids(out, tenant: str, profile: dict, need: Optional[str], latency_ms:
 
     from territoria.trust import audit
 
-    results = out.get("results", []) if isinstance(out, dict) else []
-    shown = [{k: r.get(k) for k in ("aid_id", "id", "eligibility", "status", "score") if k in r}
-             for r in results if isinstance(r, dict)]
+    results = out.get("results") or []
+    shown = [{k: r.get(k) for k in ("id", "eligibility", "score")} for r in results]
     audit.record("aids.find", tenant=tenant, actor=actor,
                  input=json.dumps({"profile": profile, "need": need}, ensure_ascii=False, sort_keys=True),
                  output={"results": shown}, model="aid-finder (règles + recherche lexicale)",
-                 retrieved=[str(s.get("aid_id") or s.get("id")) for s in shown], latency_ms=latency_ms)
+                 retrieved=[str(s["id"]) for s in shown], latency_ms=latency_ms)

@@ -1,7 +1,7 @@
 """The grounded assistant: question → (rewrite) → policy → retrieval → evidence → LLM → checked, cited answer.
 
 This is the single entry point used by the CLI (`territoria ask`), the REST API (`/api/ask`) and the
-OpenAI-compatible API (`/v1/chat/completions`). Audit hooks (trust layer) plug in here: `add_audit_hook`.
+OpenAI-compatible API (`/v1/chat/completions`); every answer is written to the trust layer's audit log.
 
 Steps:
 1. follow-up questions of a conversation are rewritten into a standalone question (LLM, short prompt);
@@ -101,52 +101,29 @@ class Answer:
         }
 
 
-# -- audit hooks (trust layer) -------------------------------------------------------------------
-
-_AUDIT_HOOKS: list[Callable[[dict], None]] = []
-
-
-def add_audit_hook(fn: Callable[[dict], None]) -> None:
-    """Called after every answer with a record (tenant, question, answer, sources, prompt version…)."""
-    _AUDIT_HOOKS.append(fn)
-
-
-def remove_audit_hook(fn: Callable[[dict], None]) -> None:
-    if fn in _AUDIT_HOOKS:
-        _AUDIT_HOOKS.remove(fn)
-
+# -- audit log (trust layer) --------------------------------------------------------------------
 
 def _audit(ans: Answer, caller=None) -> None:
-    record = {"event": "assistant.answer", "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "tenant": ans.tenant,
-              "conversation_id": ans.conversation_id, "question": ans.question, "answer": ans.answer,
-              "abstained": ans.abstained, "reason": ans.reason, "mode": ans.mode,
-              "doc_ids": [c.doc_id for c in ans.citations], "model": ans.model, "backend": ans.backend,
-              "prompt_version": ans.prompt_version, "latency_ms": ans.latency_ms, "energy_wh": ans.energy_wh}
-    log.info("answer tenant=%s prompt=%s model=%s mode=%s reason=%s docs=%s total_ms=%s",
-             ans.tenant, ans.prompt_version, ans.model, ans.mode, ans.reason, record["doc_ids"],
-             ans.latency_ms.get("total"))
-    # the audit log of the trust layer (AI Act art. 12): one hash-chained row per answer; the question is
-    # kept, or only its keyed hash when anonymisation is on
+    """One hash-chained audit row per answer (AI Act art. 12) and the tokens counted against the quotas.
+    The question is kept, or only its keyed hash when anonymisation is on (trust/audit.py)."""
     from territoria.trust import audit, principal, quotas
 
-    retrieved = list(dict.fromkeys([*ans.retrieved, *record["doc_ids"]]))
+    cited = [c.doc_id for c in ans.citations]
+    log.info("answer tenant=%s prompt=%s model=%s mode=%s reason=%s docs=%s total_ms=%s",
+             ans.tenant, ans.prompt_version, ans.model, ans.mode, ans.reason, cited, ans.latency_ms.get("total"))
     caller = caller or principal.current()
     row = audit.record(
         "assistant.answer", tenant=ans.tenant, input=ans.question, actor=caller.actor if caller else None,
-        model=ans.model or None, prompt_version=ans.prompt_version, retrieved=[d for d in retrieved if d],
+        model=ans.model or None, prompt_version=ans.prompt_version,
+        retrieved=[d for d in dict.fromkeys([*ans.retrieved, *cited]) if d],
         output={"answer": ans.answer, "abstained": ans.abstained, "reason": ans.reason, "mode": ans.mode,
-                "citations": record["doc_ids"]},
+                "citations": cited},
         latency_ms=ans.latency_ms.get("total"), energy_wh=ans.energy_wh,
         extra={"backend": ans.backend, "conversation_id": ans.conversation_id,
                "tokens": {k: ans.usage.get(k) for k in ("prompt_tokens", "completion_tokens")}})
     ans.audit_id = row["seq"]
     tokens = int(ans.usage.get("prompt_tokens") or 0) + int(ans.usage.get("completion_tokens") or 0)
     quotas.record_tokens(caller, ans.tenant, tokens)
-    for fn in list(_AUDIT_HOOKS):
-        try:
-            fn(record)
-        except Exception:  # an extra audit sink failing must not lose the answer
-            log.exception("audit hook failed")
 
 
 # -- energy ---------------------------------------------------------------------------------------

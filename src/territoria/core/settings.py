@@ -6,6 +6,7 @@ Resolution order: explicit argument > environment variable > default.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,15 +46,20 @@ class Settings:
         return self
 
 
+# The one rule for tenant names (CLI, API, pages, directories): no "/", never "." or "..".
+TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def is_tenant_name(tenant: str | None) -> bool:
+    return bool(TENANT_NAME.match(tenant or ""))
+
+
 def tenant_dirname(tenant: str) -> str:
     """The directory name of a tenant's files (conversations, uploads, index cache): the tenant name itself.
 
-    Names are validated ([A-Za-z0-9][A-Za-z0-9_.-]{0,63}: no "/", never "." or ".."), so the mapping is
-    one-to-one: two tenants can never share a directory (replacing characters would make "a.b" and "a_b"
-    collide)."""
-    import re
-
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", tenant or ""):
+    Names follow TENANT_NAME, so the mapping is one-to-one: two tenants can never share a directory
+    (replacing characters would make "a.b" and "a_b" collide)."""
+    if not is_tenant_name(tenant):
         raise ValueError(f"invalid tenant name: {tenant!r}")
     return tenant
 

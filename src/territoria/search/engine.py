@@ -84,29 +84,28 @@ def _version(store, tenant: str) -> tuple:
 
 def _build(store, tenant: str, version: tuple) -> ChunkIndex:
     """The index of one tenant's own documents (a commons corpus is a tenant too: built once, shared)."""
-    scope = [tenant]
     rows, doc_pos, is_head, terms = [], [], [], []
     doc_index: dict[tuple[str, str], int] = {}
-    for sc in store.iter_chunks(scope):
+    for sc in store.iter_chunks(tenant):
         rows.append(sc.row)
         doc_pos.append(doc_index.setdefault((sc.tenant, sc.chunk.doc_id), len(doc_index)))
         is_head.append(sc.chunk.kind == "head")
         terms.append(sc.terms)
-    meta = {(t, d): (s, dt, date, vis, t) for t, d, s, dt, date, vis in store.doc_filters(scope)}
+    meta = {(t, d): (s, dt, date, vis, t) for t, d, s, dt, date, vis in store.doc_filters(tenant)}
     keys = list(doc_index)
     idx = ChunkIndex(
         rows=np.asarray(rows, dtype=np.int64), doc_pos=np.asarray(doc_pos, dtype=np.int32),
         doc_ids=[d for _, d in keys], doc_meta=[meta.get(k, ("", "", None, "public", k[0])) for k in keys],
         is_head=np.asarray(is_head, dtype=bool), bm25=BM25Index(k1=BM25_K1, b=BM25_B).fit(terms), version=version,
     )
-    _attach_dense(store, scope, idx)
+    _attach_dense(store, tenant, idx)
     return idx
 
 
-def _attach_dense(store, scope: list[str], idx: ChunkIndex) -> None:
+def _attach_dense(store, tenant: str, idx: ChunkIndex) -> None:
     pos_of = {int(r): i for i, r in enumerate(idx.rows)}
     for model in DEFAULT_PLAN:
-        rows, mat = store.load_embeddings(scope, model)
+        rows, mat = store.load_embeddings(tenant, model)
         if len(rows) == 0:
             continue
         pos = np.asarray([pos_of[int(r)] for r in rows], dtype=np.int64)

@@ -104,10 +104,6 @@ def authenticate(username: str, password: str) -> dict | None:
     return u
 
 
-def user_principal(u: dict) -> Principal:
-    return Principal(tenant=u["tenant"], role=u["role"], actor=f"user:{u['username']}")
-
-
 # -- API keys ---------------------------------------------------------------------------------------
 
 def _digest(key: str) -> str:

@@ -10,9 +10,6 @@ from territoria.core.errors import TerritoriaError
 
 ROLES = ("public", "agent", "admin")
 _RANK = {r: i for i, r in enumerate(ROLES)}
-ROLE_LABELS = {"public": "public (usagers : documents publics seulement)",
-               "agent": "agent (documents internes, brouillons, relecture)",
-               "admin": "administrateur (réglages, utilisateurs, documents)"}
 
 
 class AccessDenied(TerritoriaError):
@@ -63,10 +60,6 @@ def current() -> Principal | None:
 
 def set_current(p: Principal | None) -> contextvars.Token:
     return _current.set(p)
-
-
-def reset(token: contextvars.Token) -> None:
-    _current.reset(token)
 
 
 def cli_principal(tenant: str) -> Principal:

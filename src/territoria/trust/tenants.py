@@ -8,17 +8,14 @@ its audit rows stay (the log is kept for its retention period and stays verifiab
 
 from __future__ import annotations
 
-import re
-
 from territoria.core.errors import NotFoundError, TerritoriaError
-from territoria.core.settings import get_settings, tenant_dirname
+from territoria.core.settings import get_settings, is_tenant_name, tenant_dirname
 
-TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KINDS = ("local", "commons")
 
 
 def check_name(tenant: str) -> str:
-    if not TENANT_RE.match(tenant or ""):
+    if not is_tenant_name(tenant):
         raise TerritoriaError(f"Nom de collectivité (tenant) invalide : « {tenant} ».",
                               hint="Utilisez 1 à 64 lettres, chiffres, tirets, points ou soulignés, en commençant par une lettre ou un chiffre.")
     return tenant
@@ -68,10 +65,9 @@ def get(tenant: str) -> dict:
 
 def list_all() -> list[dict]:
     s = _store()
-    known = {t["tenant"] for t in s.list_tenants()}
     default = get_settings().tenant
-    if default not in known and s.count_documents(default):
-        s.create_tenant(default)  # data ingested before the registry existed
+    if s.count_documents(default):
+        get(default)  # registers the default tenant of data ingested before the registry existed
     return s.list_tenants()
 
 

@@ -105,16 +105,6 @@ class EmbeddingsRequest(BaseModel):
 
 # -- helpers -------------------------------------------------------------------------------------
 
-def _tenant(x_territoria_tenant: Optional[str] = None, body_tenant: Optional[str] = None) -> str:
-    t = x_territoria_tenant or body_tenant or get_settings().tenant
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", t):
-        raise ApiError(f"Nom de collectivité (tenant) invalide : « {t} ».", code="invalid_tenant",
-                       hint="Utilisez des lettres, chiffres, tirets, points ou soulignés.")
-    return t
-
-
-
-
 def _sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 

@@ -155,11 +155,6 @@ class Session:
 
         return ROLES.index(self.role) >= ROLES.index(role)
 
-    def principal(self, tenant: str):
-        from territoria.trust.principal import Principal
-
-        return Principal(tenant=tenant, role=self.role, actor=f"user:{self.user}", instance=self.instance)
-
     @property
     def csrf(self) -> str:
         return hmac.new(secret_key().encode(), f"csrf:{self.sid}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from territoria.core.errors import TerritoriaError
 
-TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_COLOR = "#000091"
 DEFAULT_EXAMPLES = [
     "Comment refaire une carte d'identité perdue ?",
@@ -50,10 +49,9 @@ class TenantUI:
 
 
 def check_tenant(tenant: str) -> str:
-    if not TENANT_RE.match(tenant or ""):
-        raise TerritoriaError(f"Nom de collectivité (tenant) invalide : « {tenant} ».",
-                              hint="Utilisez des lettres, chiffres, tirets, points ou soulignés.")
-    return tenant
+    from territoria.trust.tenants import check_name
+
+    return check_name(tenant)
 
 
 def _path(tenant: str) -> Path:
@@ -90,24 +88,16 @@ def save(ui: TenantUI) -> None:
 
 
 def known_tenants() -> list[str]:
-    """Tenants that have documents or a UI configuration (for the agent space's selector)."""
-    import sqlite3
-    from contextlib import closing
-
-    from territoria.core.settings import get_settings
+    """Tenants of the registry, plus the default one and those with a UI configuration (agent space's selector)."""
+    from territoria.core.settings import get_settings, is_tenant_name
+    from territoria.trust.tenants import list_all
 
     s = get_settings()
-    out = {s.tenant}
+    out = {s.tenant, *(t["tenant"] for t in list_all())}
     d = s.data_dir / "ui" / "tenants"
     if d.is_dir():
         out.update(p.stem for p in d.glob("*.json"))
-    if s.db_path.exists():
-        try:
-            with closing(sqlite3.connect(f"file:{s.db_path}?mode=ro", uri=True, timeout=5)) as c:
-                out.update(r[0] for r in c.execute("SELECT DISTINCT tenant FROM documents"))
-        except sqlite3.Error:
-            pass
-    return sorted(t for t in out if TENANT_RE.match(t))
+    return sorted(t for t in out if is_tenant_name(t))
 
 
 # -- colours -----------------------------------------------------------------------------------
