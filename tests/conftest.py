@@ -1,3 +1,4 @@
+import contextlib
 import os
 from pathlib import Path
 
@@ -57,3 +58,34 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(make_app):
+    """Run the ASGI app `make_app(port)` with uvicorn on a loopback port, in a thread; yields the port."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(make_app(port), host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.started, "the test server did not start"
+        yield port
+    finally:
+        server.should_exit = True
+        th.join(timeout=10)

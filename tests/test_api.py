@@ -3,9 +3,7 @@ OpenAI-compatible /v1 routes (also through a real HTTP server and our own OpenAI
 
 import json
 import os
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -152,25 +150,11 @@ def test_openai_models_embeddings_and_chat(client):
     assert r.status_code == 400 and "usager" in r.json()["error"]["message"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_http_server_with_openai_client(client):
     """`territoria serve`'s /v1/chat/completions through uvicorn on loopback, read by our OpenAI backend."""
-    import uvicorn
+    from conftest import serving
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    try:
-        deadline = time.time() + 30
-        while not server.started and time.time() < deadline:
-            time.sleep(0.05)
-        assert server.started
+    with serving(lambda port: create_app()) as port:
         key = client.headers["Authorization"].split(" ", 1)[1]  # OpenAI clients send the API key as a bearer token
         remote = OpenAICompatLLM(base_url=f"http://127.0.0.1:{port}/v1", model="territoria-assistant", headers=H,
                                  api_key=key)
@@ -180,9 +164,6 @@ def test_real_http_server_with_openai_client(client):
         assert len(pieces) >= 2 and "[1]" in comp.text and "Sources :" in comp.text
         assert remote.generate(msgs).text.startswith(comp.text.split("[1]")[0][:20])
         remote.close()
-    finally:
-        server.should_exit = True
-        th.join(timeout=10)
 
 
 def test_openapi_docs_and_chat_page(client):

@@ -482,28 +482,16 @@ def _issuer_app(port: int, key, seen: dict):
 
 
 def test_openid_connect_login_maps_to_a_user(world, monkeypatch):
-    import socket
-    import threading
-
     import httpx
-    import uvicorn
     from authlib.jose import JsonWebKey
 
+    from conftest import serving
     from territoria.trust import accounts
     from territoria.web.ui import oidc
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     seen = {"sub": "pc-1234", "email": "agente@commune-a.fr"}
-    server = uvicorn.Server(uvicorn.Config(_issuer_app(port, JsonWebKey.generate_key("RSA", 2048, is_private=True), seen),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=server.run, daemon=True)
-    th.start()
-    try:
-        deadline = time.time() + 20
-        while not server.started and time.time() < deadline:
-            time.sleep(0.05)
+    key = JsonWebKey.generate_key("RSA", 2048, is_private=True)
+    with serving(lambda port: _issuer_app(port, key, seen)) as port:
         monkeypatch.setenv("TERRITORIA_OIDC_ISSUER", f"http://127.0.0.1:{port}")
         monkeypatch.setenv("TERRITORIA_OIDC_CLIENT_ID", "territoria-test")
         monkeypatch.setenv("TERRITORIA_OIDC_CLIENT_SECRET", "secret-de-test")
@@ -529,11 +517,8 @@ def test_openid_connect_login_maps_to_a_user(world, monkeypatch):
         c.cookies.clear()
         r = c.get("/espace-agent/oidc/retour?code=x&state=forged", follow_redirects=False)
         assert r.status_code == 401
-    finally:
-        server.should_exit = True
-        th.join(timeout=10)
-        oidc._client.cache_clear()
-        world["client"].cookies.clear()
+    oidc._client.cache_clear()
+    world["client"].cookies.clear()
 
 
 def test_agent_space_internal_upload_never_reaches_citizens(world):
