@@ -132,6 +132,15 @@ class SQLiteTrustStore(SQLiteBase):
     def delete_user(self, username: str) -> bool:
         return bool(self.write("DELETE FROM users WHERE username = ?", (username,)))
 
+    def delete_tenant_accounts(self, tenant: str) -> tuple[int, int]:
+        """Remove a tenant's users, keys and quotas in one transaction: (users, keys) deleted."""
+        def run(c):
+            users = c.execute("DELETE FROM users WHERE tenant = ?", (tenant,)).rowcount
+            keys = c.execute("DELETE FROM api_keys WHERE tenant = ?", (tenant,)).rowcount
+            c.execute("DELETE FROM tenant_quotas WHERE tenant = ?", (tenant,))
+            return users, keys
+        return self._write(run)
+
     # -- API keys --
     _KEY_COLS = "key_id, tenant, role, name, key_hash, instance, rpm, tokens_per_day, created_at, revoked_at, last_used_at"
 

@@ -89,9 +89,7 @@ def delete(tenant: str) -> dict:
     get(tenant)
     n = _store().drop_tenant(tenant)
     ts = get_trust_store()
-    users = ts.write("DELETE FROM users WHERE tenant = ?", (tenant,))
-    keys = ts.write("DELETE FROM api_keys WHERE tenant = ?", (tenant,))
-    ts.write("DELETE FROM tenant_quotas WHERE tenant = ?", (tenant,))
+    users, keys = ts.delete_tenant_accounts(tenant)
     # personal data kept in files: conversations (questions of citizens) and uploaded originals
     import shutil
 
