@@ -175,8 +175,9 @@ class ScopeIndex:
     index (cached once, shared by every tenant that reads it: nothing is copied per tenant). Scores are
     computed per segment and concatenated in one document space; BM25 uses the idf of the whole scope."""
 
-    def __init__(self, segments: list[ChunkIndex], version: tuple):
+    def __init__(self, segments: list[ChunkIndex], version: tuple, tenants: list[str]):
         self.segments = segments
+        self.tenants = tenants  # one per segment: the tenant itself, then its commons
         self.version = version
         self.doc_off = np.cumsum([0] + [s.n_docs for s in segments])
         self.chunk_off = np.cumsum([0] + [len(s.rows) for s in segments])
@@ -244,7 +245,7 @@ def get_index(tenant: str | None = None, settings: Settings | None = None) -> "C
     with _cache_lock:
         idx = _cache.get(key)
         if idx is None or idx.version != version:
-            idx = _cache[key] = ScopeIndex(segments, version)
+            idx = _cache[key] = ScopeIndex(segments, version, scope)
         return idx
 
 
@@ -498,7 +499,8 @@ def _hits(idx: ChunkIndex, tenant: str, settings: Settings, docs: np.ndarray, sc
     rows = [int(idx.rows[c]) for c in picked.values() if c >= 0]
     store = get_store(settings)
     # checked again in the store: only the scope's chunks, of the allowed visibility, come back
-    meta = store.chunk_meta(store.scope(tenant), rows, visibility=visibility)
+    scope = idx.tenants if isinstance(idx, ScopeIndex) else [tenant]  # no second registry lookup
+    meta = store.chunk_meta(scope, rows, visibility=visibility)
     hits = []
     for d in docs:
         c = picked[int(d)]
