@@ -74,6 +74,8 @@ def test_ask_json_and_sse(client):
     d = r.json()
     assert set(d) >= {"answer", "abstained", "citations", "latency_ms", "model", "energy_wh"}
     assert not d["abstained"] and d["citations"][0]["doc_id"] in FICHES
+    if "0.5B" in d["model"]:  # the fallback model is reported to the operator, as a note
+        assert any("0.5B" in n for n in d["notes"]) and not any("0.5B" in w for w in d["warnings"])
     with client.stream("POST", "/api/ask", json={"question": "Comment refaire une carte d'identité perdue ?",
                                                  "stream": True}, headers=H) as s:
         assert s.status_code == 200 and s.headers["content-type"].startswith("text/event-stream")

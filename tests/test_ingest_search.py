@@ -93,6 +93,33 @@ def test_dense_and_hybrid_search(data_dir, corpus):
     assert len({h.doc_id for h in hyb}) == len(hyb)  # one hit per document
 
 
+def test_two_stage_dense_scan_matches_exact_on_real_vectors(data_dir, corpus, monkeypatch):
+    """Large matrices are scanned through a PCA projection, then exact scores for the candidates: on
+    real USE vectors of real fiches the best passages are the exact ones, and non-candidates are -inf."""
+    import numpy as np
+
+    from territoria.models.embeddings import get_embedder
+    from territoria.search import dense
+    from territoria.search.dense import embed_pending
+
+    ingest_paths([corpus], tenant="t1")
+    embed_pending(get_store(), "t1", plan={"use-m3": ("head", "body")})
+    rows, mat = get_store().load_embeddings("t1", "use-m3")
+    assert len(rows) > 60
+    monkeypatch.setattr(dense, "APPROX_MIN_ROWS", 50)
+    monkeypatch.setattr(dense, "APPROX_DIM", 24)
+    monkeypatch.setattr(dense, "CANDIDATES", 30)
+    two_stage = dense.DenseMatrix(rows, mat)
+    assert two_stage.reduced is not None and two_stage.reduced.shape == (len(rows), 24)
+    for q in ("ma voiture est à la fourrière", "refaire ma carte d'identité perdue", "surendettement saisie sur salaire"):
+        qv = get_embedder("use-m3").embed_queries([q])[0]
+        exact, approx = mat @ qv, two_stage.scores(qv)
+        assert list(np.argsort(-approx)[:5]) == list(np.argsort(-exact)[:5])
+        assert int(np.isfinite(approx).sum()) == 30
+        top = np.argsort(-exact)[:5]
+        assert np.allclose(approx[top], exact[top], atol=1e-5)
+
+
 def test_filters_by_source_and_type(data_dir, corpus):
     ingest_paths([corpus], tenant="t1", source="sp")
     ingest_paths([FIX / "tri_selectif.md"], tenant="t1", source="mairie")

@@ -149,6 +149,8 @@ def test_chat_stream_records_answer_then_feedback(client):
     ans = events[-1][1]
     assert not ans["abstained"] and ans["citations"] and re.search(r"\[1\]", ans["answer"])
     assert ans["answer_id"].startswith("r-") and "evidence" not in ans
+    # operator notes (e.g. "the small fallback model answered") never reach citizens
+    assert "notes" not in ans and not any("0.5B" in w for w in ans["warnings"])
     logged = feedback.get("default", ans["answer_id"])
     assert logged.question.startswith("Comment refaire") and logged.citations[0]["doc_id"] == ans["citations"][0]["doc_id"]
     assert logged.rating is None

@@ -58,7 +58,7 @@ def ask_command(
             where = " › ".join(x for x in (c.section, f"p. {c.page}" if c.page else "") if x)
             typer.echo(f"[{c.n}] {c.title}" + (f" — {where}" if where else "") + (f"\n    {c.url}" if c.url else ""))
     con = _console()
-    for w in ans.warnings:
+    for w in ans.warnings + ans.notes:
         con.print(f"[yellow]{w}[/]")
     lat = ans.latency_ms
     ft = f"{lat['first_token'] / 1000:.1f} s" if lat.get("first_token") is not None else "—"

@@ -84,7 +84,8 @@ class Answer:
     conversation_id: str | None = None
     search_query: str | None = None  # the question as used for retrieval (rewritten for follow-ups)
     evidence: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # for whoever reads the answer
+    notes: list[str] = field(default_factory=list)  # for the operator only (CLI, agent API, audit log)
     usage: dict[str, Any] = field(default_factory=dict)
     retrieved: list[str] = field(default_factory=list)  # doc ids returned by the search (audit log)
     audit_id: int | None = None  # seq of this answer's row in the audit log
@@ -97,6 +98,7 @@ class Answer:
             "mode": self.mode, "reason": self.reason, "question": self.question, "search_query": self.search_query,
             "conversation_id": self.conversation_id, "tenant": self.tenant, "backend": self.backend,
             "prompt_version": self.prompt_version, "evidence": self.evidence, "warnings": self.warnings,
+            "notes": self.notes,
             "usage": self.usage,
         }
 
@@ -119,7 +121,7 @@ def _audit(ans: Answer, caller=None) -> None:
         output={"answer": ans.answer, "abstained": ans.abstained, "reason": ans.reason, "mode": ans.mode,
                 "citations": cited},
         latency_ms=ans.latency_ms.get("total"), energy_wh=ans.energy_wh,
-        extra={"backend": ans.backend, "conversation_id": ans.conversation_id,
+        extra={"backend": ans.backend, "conversation_id": ans.conversation_id, "notes": ans.notes or None,
                "tokens": {k: ans.usage.get(k) for k in ("prompt_tokens", "completion_tokens")}})
     ans.audit_id = row["seq"]
     tokens = int(ans.usage.get("prompt_tokens") or 0) + int(ans.usage.get("completion_tokens") or 0)
@@ -530,7 +532,7 @@ def ask(question: str, *, tenant: str | None = None, conversation_id: str | None
         llm = get_llm(backend)
     ans.model, ans.backend = llm.model, llm.backend
     if getattr(llm, "name", "") == "qwen2.5-0.5b":
-        ans.warnings.append(prompts.SMALL_MODEL_WARNING)
+        ans.notes.append(prompts.SMALL_MODEL_WARNING)
     composer = _Composer(ev.passages, q, emit_text)
     t_llm = time.perf_counter() - t0
     comp = llm.generate(build_messages(q, ev.passages), max_tokens=max_tokens or MAX_TOKENS, temperature=0.0,

@@ -79,7 +79,7 @@ class ChunkIndex:
 
 
 def _version(store, tenant: str) -> tuple:
-    return ("v3", store.generation(tenant), store.embeddings_version())
+    return ("v4", store.generation(tenant), store.embeddings_version())
 
 
 def _build(store, tenant: str, version: tuple) -> ChunkIndex:
@@ -128,6 +128,9 @@ def _save(idx: ChunkIndex, path: Path) -> None:
         arrays[f"dense_pos__{model}"] = pos
         arrays[f"dense_rows__{model}"] = dm.rows
         arrays[f"dense_mat__{model}"] = dm.matrix
+        if dm.proj is not None:
+            arrays[f"dense_proj__{model}"] = dm.proj
+            arrays[f"dense_red__{model}"] = dm.reduced
     tmp = path / "index.tmp.npz"
     np.savez(tmp, **arrays)
     meta = {"version": list(idx.version), "doc_ids": idx.doc_ids, "doc_meta": idx.doc_meta,
@@ -154,7 +157,10 @@ def _load(path: Path, version: tuple) -> ChunkIndex | None:
                      doc_meta=[tuple(x) for x in meta["doc_meta"]], is_head=z["is_head"], bm25=bm,
                      version=tuple(version))
     for model in meta["models"]:
-        idx.dense[model] = (z[f"dense_pos__{model}"], DenseMatrix(z[f"dense_rows__{model}"], z[f"dense_mat__{model}"]))
+        proj = z[f"dense_proj__{model}"] if f"dense_proj__{model}" in z.files else None
+        red = z[f"dense_red__{model}"] if proj is not None else None
+        idx.dense[model] = (z[f"dense_pos__{model}"],
+                            DenseMatrix(z[f"dense_rows__{model}"], z[f"dense_mat__{model}"], proj, red))
     return idx
 
 
@@ -369,13 +375,6 @@ def bm25_signal(idx: "ChunkIndex | ScopeIndex", query: str, lq=None, idf: dict |
     return Signal("bm25", best, picker)
 
 
-@lru_cache(maxsize=1)
-def _pool():
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="territoria-query")
-
-
 @lru_cache(maxsize=2048)
 def _query_vector(model: str, query: str) -> np.ndarray:
     from territoria.models.embeddings import get_embedder
@@ -463,19 +462,39 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
     idx = get_index(tenant, settings)
     if idx.n_docs == 0 or not query.strip():
         return []
+    with _one_blas_thread():
+        return _search(idx, query, k, mode, tenant, filters, settings)
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """BLAS on one thread while searching: the matrix products are memory-bound (a second thread gains
+    little), and OpenBLAS threads that spin after a product slowed the next query's e5 encoder (which
+    uses every core) by up to 40 % on 2 cores (measured, bench/search_latency.py)."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def _search(idx, query: str, k: int, mode: str, tenant: str | None, filters: Filters | None,
+            settings: Settings) -> list[Hit]:
     mask = idx.doc_mask(filters)
     signals: list[Signal] = []
-    # query encoders run in worker threads (native code, GIL released) while BM25 scores
-    futures = [_pool().submit(_query_vector, m, query) for m in idx.dense] if mode != "bm25" else []
+    # The query encoders run one after the other, each with every core: on 2 cores, running e5 and USE
+    # side by side (or BM25 beside them) made the slower one twice as slow (measured, bench/search_latency.py).
     if mode in ("bm25", "hybrid"):
         s = bm25_signal(idx, query)
         if s:
             signals.append(s)
-    for f, model in zip(futures, idx.dense):
-        f.result()
-        s = dense_signal(idx, query, model)
-        if s:
-            signals.append(s)
+    if mode != "bm25":
+        for model in idx.dense:
+            s = dense_signal(idx, query, model)
+            if s:
+                signals.append(s)
     if not signals:
         return []
     for sig in signals:

@@ -91,6 +91,18 @@ def public_principal(tenant: str, channel: str = "page") -> Principal:
     return Principal(tenant=tenant, role="public", actor=f"public:{channel}")
 
 
+def public_caller(tenant: str, channel: str, request: Request, *, tokens: bool = False) -> Principal:
+    """The citizen behind a public page, after the tenant's public quotas (requests per client address,
+    and the daily token budget when the page calls the LLM). Raises quotas.QuotaExceeded."""
+    from territoria.trust import quotas
+
+    caller = public_principal(tenant, channel)
+    quotas.check_request(caller, client=request.client.host if request.client else None)
+    if tokens:
+        quotas.check_tokens(caller)
+    return caller
+
+
 def iter_routes(routes, prefix: str = ""):
     """(method, full path, route) of every endpoint, through included routers and mounts."""
     from starlette.routing import Mount

@@ -206,7 +206,7 @@ def aids_page(request: Request, tenant: Optional[str] = None, besoin: str = "", 
     from territoria.aids.audit import audit_aids
     from territoria.aids.finder import find_with_context
     from territoria.trust import quotas
-    from territoria.web.security import public_principal
+    from territoria.web.security import public_caller
 
     t, err = _public_tenant_or_error(request, tenant)
     if err:
@@ -220,9 +220,8 @@ def aids_page(request: Request, tenant: Optional[str] = None, besoin: str = "", 
         return render("aides.html", **ctx)
     if form["age"] and not (form["age"].isdigit() and 0 < int(form["age"]) < 120):
         return render("aides.html", status=400, **{**ctx, "age_error": "L'âge doit être un nombre d'années, par exemple 19."})
-    caller = public_principal(t, "aides")
     try:
-        quotas.check_request(caller, client=request.client.host if request.client else None)
+        caller = public_caller(t, "aides", request)
     except quotas.QuotaExceeded as exc:
         return render("aides.html", status=429, **{**ctx, "error": f"{exc.message} {exc.hint or ''}"})
     profile = {"audience": form["public"]}
@@ -354,10 +353,9 @@ _CONV_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 @router.post("/ui/api/ask")
 def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[str] = Header(None)):
-    from territoria.assistant.prompts import SMALL_MODEL_WARNING
     from territoria.assistant.service import _clean_question, ask_stream
     from territoria.trust import quotas
-    from territoria.web.security import public_principal
+    from territoria.web.security import public_caller
 
     t = _tenant(x_territoria_tenant or req.tenant)
     _clean_question(req.question)  # French JSON error before the stream starts
@@ -365,10 +363,8 @@ def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[st
     if cid is not None and not _CONV_RE.match(cid):
         return _error_json("Identifiant de conversation invalide.", "invalid_conversation",
                            "Commencez une nouvelle conversation.")
-    caller = public_principal(t, req.channel)
     try:
-        quotas.check_request(caller, client=request.client.host if request.client else None)
-        quotas.check_tokens(caller)
+        caller = public_caller(t, req.channel, request, tokens=True)
     except quotas.QuotaExceeded as exc:
         return JSONResponse({"error": {"message": exc.message, "hint": exc.hint, "code": "quota_exceeded"}},
                             status_code=429, headers={"Retry-After": str(exc.retry_after)})
@@ -382,10 +378,8 @@ def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[st
                 except Exception:  # the answer is still shown; only its feedback cannot be stored
                     log.exception("answer log failed")
                     ev["answer_id"] = None
-                for k in ("evidence", "usage"):
+                for k in ("evidence", "usage", "notes"):  # for the operator, not for citizens
                     ev.pop(k, None)
-                # a note for the operator, not for citizens (it stays in the answer log and the audit log)
-                ev["warnings"] = [w for w in ev.get("warnings") or [] if w != SMALL_MODEL_WARNING]
             yield _sse(kind, ev)
 
     return StreamingResponse(events(), media_type="text/event-stream",
