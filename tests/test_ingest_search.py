@@ -118,6 +118,30 @@ def test_two_stage_dense_scan_matches_exact_on_real_vectors(data_dir, corpus, mo
         assert int(np.isfinite(approx).sum()) == 30
         top = np.argsort(-exact)[:5]
         assert np.allclose(approx[top], exact[top], atol=1e-5)
+        assert np.allclose(two_stage.scores(qv, exact=True), exact, atol=1e-5)  # used when filters are active
+
+
+def test_two_stage_scan_keeps_documents_of_a_narrow_filter(data_dir, corpus, monkeypatch):
+    """A filter that leaves out most documents scores every passage: the one document of the source
+    asked for is found by dense search even when none of its passages is among the candidates."""
+    from territoria.search import dense
+    from territoria.search.dense import embed_pending
+
+    monkeypatch.setattr(dense, "APPROX_MIN_ROWS", 50)
+    monkeypatch.setattr(dense, "APPROX_DIM", 24)
+    monkeypatch.setattr(dense, "CANDIDATES", 20)
+    monkeypatch.setattr(dense, "DEFAULT_PLAN", {"use-m3": ("head", "body")})
+    from territoria.search import engine
+
+    monkeypatch.setattr(engine, "DEFAULT_PLAN", {"use-m3": ("head", "body")})
+    ingest_paths([corpus], tenant="t1", source="sp")
+    ingest_paths([FIX / "tri_selectif.md"], tenant="t1", source="mairie")
+    embed_pending(get_store(), "t1")
+    assert engine.get_index("t1").dense["use-m3"][1].reduced is not None  # two-stage scan in use
+    q = "ma voiture est partie à la fourrière"
+    hits = search(q, k=3, mode="dense", tenant="t1", filters=Filters(source="mairie"))
+    assert [h.source for h in hits] == ["mairie"]
+    assert search(q, k=3, mode="dense", tenant="t1")[0].source == "sp"
 
 
 def test_filters_by_source_and_type(data_dir, corpus):

@@ -111,11 +111,11 @@ class DenseMatrix:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def scores(self, qvec: np.ndarray) -> np.ndarray:
+    def scores(self, qvec: np.ndarray, exact: bool = False) -> np.ndarray:
         if len(self.rows) == 0:
             return np.zeros(0, dtype=np.float32)
         q = qvec.astype(np.float32)
-        if self.reduced is None or len(self.rows) <= CANDIDATES:
+        if exact or self.reduced is None or len(self.rows) <= CANDIDATES:
             return self.matrix @ q
         coarse = self.reduced @ (self.proj.T @ q)
         cand = np.argpartition(-coarse, CANDIDATES)[:CANDIDATES]

@@ -382,15 +382,18 @@ def _query_vector(model: str, query: str) -> np.ndarray:
     return get_embedder(model).embed_queries([query])[0]
 
 
-def dense_signal(idx: "ChunkIndex | ScopeIndex", query: str, model: str = "e5-small") -> Signal | None:
+def dense_signal(idx: "ChunkIndex | ScopeIndex", query: str, model: str = "e5-small", exact: bool = False
+                 ) -> Signal | None:
+    """`exact`: score every passage (when filters are active, the candidates of a two-stage scan could
+    all belong to filtered-out documents)."""
     if isinstance(idx, ScopeIndex):
-        return idx.lift(model, [dense_signal(s, query, model) for s in idx.segments])
+        return idx.lift(model, [dense_signal(s, query, model, exact) for s in idx.segments])
     entry = idx.dense.get(model)
     if entry is None:
         return None
     pos, dm = entry
     q = _query_vector(model, query)
-    s = dm.scores(q)
+    s = dm.scores(q, exact=exact)
     best, chunk = _doc_max(idx, pos, s)
     return Signal(model, best, chunk)
 
@@ -471,8 +474,11 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
         if s:
             signals.append(s)
     if mode != "bm25":
+        # filters that leave out most documents (a source, a date range) need every passage scored;
+        # a citizen's "public only" over a mostly public corpus keeps the two-stage scan
+        narrow = mask is not None and float(mask.mean()) < 0.5
         for model in idx.dense:
-            s = dense_signal(idx, query, model)
+            s = dense_signal(idx, query, model, exact=narrow)
             if s:
                 signals.append(s)
     if not signals:
