@@ -93,46 +93,54 @@ def test_dense_and_hybrid_search(data_dir, corpus):
     assert len({h.doc_id for h in hyb}) == len(hyb)  # one hit per document
 
 
-def test_two_stage_dense_scan_matches_exact_on_real_vectors(data_dir, corpus, monkeypatch):
+@pytest.fixture()
+def small_two_stage(monkeypatch):
+    """The two-stage dense scan at the size of a test corpus (over 50 vectors, 24 dimensions, 20 candidates)."""
+    from territoria.search import dense
+
+    monkeypatch.setattr(dense, "APPROX_MIN_ROWS", 50)
+    monkeypatch.setattr(dense, "APPROX_DIM", 24)
+    monkeypatch.setattr(dense, "CANDIDATES", 20)
+    return dense
+
+
+def test_two_stage_dense_scan_matches_exact_on_real_vectors(data_dir, corpus, small_two_stage):
     """Large matrices are scanned through a PCA projection, then exact scores for the candidates: on
     real USE vectors of real fiches the best passages are the exact ones, and non-candidates are -inf."""
     import numpy as np
 
     from territoria.models.embeddings import get_embedder
-    from territoria.search import dense
     from territoria.search.dense import embed_pending
 
+    dense = small_two_stage
     ingest_paths([corpus], tenant="t1")
     embed_pending(get_store(), "t1", plan={"use-m3": ("head", "body")})
     rows, mat = get_store().load_embeddings("t1", "use-m3")
     assert len(rows) > 60
-    monkeypatch.setattr(dense, "APPROX_MIN_ROWS", 50)
-    monkeypatch.setattr(dense, "APPROX_DIM", 24)
-    monkeypatch.setattr(dense, "CANDIDATES", 30)
     two_stage = dense.DenseMatrix(rows, mat)
     assert two_stage.reduced is not None and two_stage.reduced.shape == (len(rows), 24)
     for q in ("ma voiture est à la fourrière", "refaire ma carte d'identité perdue", "surendettement saisie sur salaire"):
         qv = get_embedder("use-m3").embed_queries([q])[0]
         exact, approx = mat @ qv, two_stage.scores(qv)
         assert list(np.argsort(-approx)[:5]) == list(np.argsort(-exact)[:5])
-        assert int(np.isfinite(approx).sum()) == 30
+        assert int(np.isfinite(approx).sum()) == dense.CANDIDATES
         top = np.argsort(-exact)[:5]
         assert np.allclose(approx[top], exact[top], atol=1e-5)
-        assert np.allclose(two_stage.scores(qv, exact=True), exact, atol=1e-5)  # used when filters are active
+        # under a filter, the candidates are taken among the allowed rows only
+        allowed = np.zeros(len(rows), dtype=bool)
+        allowed[np.argsort(-exact)[-10:]] = True  # the 10 least similar passages
+        within = two_stage.scores(qv, allowed=allowed)
+        assert set(np.flatnonzero(np.isfinite(within))) == set(np.flatnonzero(allowed))
+        assert np.allclose(within[allowed], exact[allowed], atol=1e-5)
 
 
-def test_two_stage_scan_keeps_documents_of_a_narrow_filter(data_dir, corpus, monkeypatch):
-    """A filter that leaves out most documents scores every passage: the one document of the source
-    asked for is found by dense search even when none of its passages is among the candidates."""
-    from territoria.search import dense
+def test_two_stage_scan_keeps_documents_of_a_narrow_filter(data_dir, corpus, small_two_stage, monkeypatch):
+    """Under a filter the scan looks among the allowed documents' passages: the one document of the source
+    asked for is found by dense search even though none of its passages is among the unfiltered candidates."""
+    from territoria.search import engine
     from territoria.search.dense import embed_pending
 
-    monkeypatch.setattr(dense, "APPROX_MIN_ROWS", 50)
-    monkeypatch.setattr(dense, "APPROX_DIM", 24)
-    monkeypatch.setattr(dense, "CANDIDATES", 20)
-    monkeypatch.setattr(dense, "DEFAULT_PLAN", {"use-m3": ("head", "body")})
-    from territoria.search import engine
-
+    monkeypatch.setattr(small_two_stage, "DEFAULT_PLAN", {"use-m3": ("head", "body")})
     monkeypatch.setattr(engine, "DEFAULT_PLAN", {"use-m3": ("head", "body")})
     ingest_paths([corpus], tenant="t1", source="sp")
     ingest_paths([FIX / "tri_selectif.md"], tenant="t1", source="mairie")

@@ -111,14 +111,20 @@ class DenseMatrix:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def scores(self, qvec: np.ndarray, exact: bool = False) -> np.ndarray:
+    def scores(self, qvec: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Scores of every row (-inf where not computed). `allowed` (bool per row): the candidates of the
+        two-stage scan are taken among these rows only, so a filter never leaves the scan empty-handed."""
         if len(self.rows) == 0:
             return np.zeros(0, dtype=np.float32)
         q = qvec.astype(np.float32)
-        if exact or self.reduced is None or len(self.rows) <= CANDIDATES:
+        if self.reduced is None or len(self.rows) <= CANDIDATES:
             return self.matrix @ q
         coarse = self.reduced @ (self.proj.T @ q)
+        if allowed is not None:
+            coarse[~allowed] = -np.inf
         cand = np.argpartition(-coarse, CANDIDATES)[:CANDIDATES]
+        if allowed is not None:
+            cand = cand[allowed[cand]]  # fewer allowed rows than candidates
         out = np.full(len(self.rows), -np.inf, dtype=np.float32)
         out[cand] = self.matrix[cand] @ q
         return out

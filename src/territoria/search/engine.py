@@ -382,18 +382,20 @@ def _query_vector(model: str, query: str) -> np.ndarray:
     return get_embedder(model).embed_queries([query])[0]
 
 
-def dense_signal(idx: "ChunkIndex | ScopeIndex", query: str, model: str = "e5-small", exact: bool = False
-                 ) -> Signal | None:
-    """`exact`: score every passage (when filters are active, the candidates of a two-stage scan could
-    all belong to filtered-out documents)."""
+def dense_signal(idx: "ChunkIndex | ScopeIndex", query: str, model: str = "e5-small",
+                 mask: np.ndarray | None = None) -> Signal | None:
+    """`mask`: the documents the filters allow (None: all); a large matrix's scan looks among their
+    passages only."""
     if isinstance(idx, ScopeIndex):
-        return idx.lift(model, [dense_signal(s, query, model, exact) for s in idx.segments])
+        off = idx.doc_off
+        return idx.lift(model, [dense_signal(s, query, model, None if mask is None else mask[off[k]:off[k + 1]])
+                                for k, s in enumerate(idx.segments)])
     entry = idx.dense.get(model)
     if entry is None:
         return None
     pos, dm = entry
     q = _query_vector(model, query)
-    s = dm.scores(q, exact=exact)
+    s = dm.scores(q, allowed=None if mask is None else mask[idx.doc_pos[pos]])
     best, chunk = _doc_max(idx, pos, s)
     return Signal(model, best, chunk)
 
@@ -474,11 +476,8 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
         if s:
             signals.append(s)
     if mode != "bm25":
-        # filters that leave out most documents (a source, a date range) need every passage scored;
-        # a citizen's "public only" over a mostly public corpus keeps the two-stage scan
-        narrow = mask is not None and float(mask.mean()) < 0.5
         for model in idx.dense:
-            s = dense_signal(idx, query, model, exact=narrow)
+            s = dense_signal(idx, query, model, mask)
             if s:
                 signals.append(s)
     if not signals:
