@@ -353,6 +353,69 @@ def test_audit_tamper_is_detected_and_named(data_dir):
     assert out.returncode == 1 and "ligne 5 modifiée" in out.stdout and "ligne 10 supprimée" in out.stdout
 
 
+def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "territoria.cli", "--data-dir", str(data_dir), *args],
+                          capture_output=True, text=True, cwd=REPO)
+
+
+def test_audit_rewritten_chain_is_caught_by_heads_recorded_elsewhere(data_dir, tmp_path):
+    from territoria.trust import audit
+
+    _fill(8)
+    heads = tmp_path / "tetes.jsonl"  # what a daily cron copies to another system
+    out = _cli(data_dir, "audit", "head", "--json")
+    assert out.returncode == 0, out.stderr
+    heads.write_text(out.stdout, encoding="utf-8")
+    assert json.loads(out.stdout)["seq"] == 8
+    _fill(4)
+    with heads.open("a", encoding="utf-8") as f:
+        f.write(_cli(data_dir, "audit", "head").stdout)  # "SEQ HASH" form
+    assert audit.verify(audit.parse_expected(heads.read_text())).expected_checked == 2
+
+    # someone with write access edits row 5 and recomputes every later hash and the head: the chain is valid
+    db = _db(data_dir)
+    cols = [x[1] for x in db.execute("PRAGMA table_info(audit_log)")]
+    rows = [dict(zip(cols, r)) for r in db.execute("SELECT * FROM audit_log ORDER BY seq")]
+    prev = rows[3]["hash"]
+    for r in rows[4:]:
+        if r["seq"] == 5:
+            r["output"] = '{"i": 999}'
+        r["prev_hash"] = prev
+        r["hash"] = prev = audit.row_hash(r)
+        db.execute("UPDATE audit_log SET output = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                   (r["output"], r["prev_hash"], r["hash"], r["seq"]))
+    db.execute("UPDATE audit_head SET last_hash = ?", (prev,))
+    assert audit.verify().ok
+    # ... but not against the heads recorded before
+    v = audit.verify(audit.parse_expected(heads.read_text()))
+    assert {(p.kind, p.seq) for p in v.problems} == {("rewritten", 8), ("rewritten", 12)}
+    out = _cli(data_dir, "audit", "verify", "--expect-file", str(heads))
+    assert out.returncode == 1 and "ligne 8 : son empreinte n'est plus celle relevée" in out.stdout
+    # a tail cut below a recorded head is named too
+    db.execute("DELETE FROM audit_log WHERE seq > 10")
+    db.execute("UPDATE audit_head SET last_seq = 10, last_hash = (SELECT hash FROM audit_log WHERE seq = 10)")
+    v = audit.verify(audit.parse_expected(heads.read_text()))
+    assert ("missing", 12) in {(p.kind, p.seq) for p in v.problems}
+    # an unreadable line is a clear error, not a silent pass
+    bad = tmp_path / "bad.txt"
+    bad.write_text("12 pas-une-empreinte\n", encoding="utf-8")
+    out = _cli(data_dir, "audit", "verify", "--expect-file", str(bad))
+    assert out.returncode != 0 and "n'est pas une empreinte SHA-256" in (out.stdout + out.stderr)
+
+
+def test_heads_older_than_a_purge_are_reported_unverifiable(data_dir):
+    from territoria.trust import audit
+
+    _fill(6)
+    first = (3, next(r["hash"] for r in audit.rows() if r["seq"] == 3))
+    last = (6, audit.head()["hash"])
+    audit.purge(days=0)
+    v = audit.verify([first, last])
+    assert v.ok and v.expected_unverifiable == 1 and v.expected_checked == 1  # 6 is the anchor row
+    v = audit.verify([(6, "0" * 64)])
+    assert not v.ok and v.problems[0].kind == "rewritten"
+
+
 def _appender(data_dir: str, n: int, tag: str) -> None:
     os.environ["TERRITORIA_DATA_DIR"] = data_dir
     from territoria.core.settings import Settings, set_settings

@@ -7,8 +7,9 @@ JSON including `prev_hash`, the previous row's hash, so editing, deleting or reo
 `verify()` says which rows. The last row is also recorded in `audit_head` (a deleted tail shows); a purge
 (retention, TERRITORIA_AUDIT_RETENTION_DAYS, default 365) deletes the oldest rows and writes an anchor
 holding the last deleted row's hash, so the remaining chain still verifies. For protection against someone
-who can rewrite the whole database, publish the head hash elsewhere (`territoria audit verify --json`
-prints it; e.g. a daily copy into the DSI's log server).
+who can rewrite the whole database, publish the head elsewhere (`territoria audit head` prints it; e.g. a
+daily copy into the DSI's log server) and verify against those copies (`audit verify --expect-file F`): a
+chain rewritten from some row on, with every hash recomputed, no longer matches the heads recorded before.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def record(use_case: str, *, tenant: str, input: str, output: Any, model: str | 
 
 @dataclass
 class Problem:
-    kind: str  # edited | deleted | reordered | truncated | broken_link
+    kind: str  # edited | deleted | reordered | truncated | broken_link | rewritten | missing
     seq: int
     message: str
 
@@ -132,6 +133,8 @@ class Verification:
     head_hash: str | None = None
     anchor: dict | None = None
     problems: list[Problem] = field(default_factory=list)
+    expected_checked: int = 0   # recorded heads compared with the stored chain
+    expected_unverifiable: int = 0  # recorded heads older than the last purge (only the anchor row is kept)
 
     @property
     def ok(self) -> bool:
@@ -139,11 +142,47 @@ class Verification:
 
     def to_dict(self) -> dict:
         return {"ok": self.ok, "rows": self.rows, "first_seq": self.first_seq, "last_seq": self.last_seq,
-                "head_hash": self.head_hash, "anchor": self.anchor, "problems": [p.to_dict() for p in self.problems]}
+                "head_hash": self.head_hash, "anchor": self.anchor, "problems": [p.to_dict() for p in self.problems],
+                "expected_checked": self.expected_checked, "expected_unverifiable": self.expected_unverifiable}
 
 
-def verify() -> Verification:
-    """Walk the whole chain (all tenants) and report every break, naming the rows."""
+def head() -> dict[str, Any] | None:
+    """The last row of the chain, to copy elsewhere: {"seq", "hash", "at"} (None for an empty log)."""
+    h = _ts().audit_head()
+    if h is None:
+        return None
+    return {"seq": h[0], "hash": h[1], "at": _now()}
+
+
+def parse_expected(text: str) -> list[tuple[int, str]]:
+    """Recorded heads, one per line: the JSON printed by `audit head --json`, or `SEQ HASH` / `SEQ:HASH`.
+    Blank lines and lines starting with # are skipped; anything else is a clear error."""
+    from territoria.core.errors import TerritoriaError
+
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            if line.startswith("{"):
+                d = json.loads(line)
+                seq, h = int(d["seq"]), str(d["hash"])
+            else:
+                a, b = line.replace(":", " ").split()
+                seq, h = int(a), b
+        except (ValueError, KeyError, TypeError):
+            raise TerritoriaError(f"Ligne {n} illisible dans les empreintes relevées : « {line[:80]} ».",
+                                  hint="Attendu : le JSON de « territoria audit head --json », ou « NUMÉRO EMPREINTE ».")
+        if len(h) != 64 or any(c not in "0123456789abcdef" for c in h.lower()):
+            raise TerritoriaError(f"Ligne {n} : « {h[:80]} » n'est pas une empreinte SHA-256 (64 caractères hexadécimaux).")
+        out.append((seq, h.lower()))
+    return out
+
+
+def verify(expected: Iterable[tuple[int, str]] = ()) -> Verification:
+    """Walk the whole chain (all tenants) and report every break, naming the rows. `expected`: heads
+    (seq, hash) recorded earlier outside the database; each one must still be the hash of that row."""
     ts = _ts()
     anchor = ts.audit_anchor()
     rows = list(ts.audit_rows())
@@ -183,7 +222,28 @@ def verify() -> Verification:
         elif head[0] == v.last_seq and head[1] != exp_prev:
             v.problems.append(Problem("edited", head[0], f"ligne {head[0]} : l'empreinte ne correspond pas à celle "
                                                          f"enregistrée en tête du journal."))
+    _check_expected(v, rows, anchor, head, expected)
     return v
+
+
+def _check_expected(v: Verification, rows: list[dict], anchor: dict | None, head: tuple[int, str] | None,
+                    expected: Iterable[tuple[int, str]]) -> None:
+    stored = {r["seq"]: r["hash"] for r in rows}
+    if anchor:
+        stored.setdefault(anchor["through_seq"], anchor["last_hash"])
+    last = head[0] if head else (v.last_seq or 0)
+    for seq, h in expected:
+        got = stored.get(seq)
+        if got is None and anchor and seq < anchor["through_seq"]:
+            v.expected_unverifiable += 1   # purged for retention: only the anchor row's hash is kept
+            continue
+        v.expected_checked += 1
+        if got is None:
+            what = "n'existe plus" if seq <= last else "est absente : le journal s'arrête avant elle"
+            v.problems.append(Problem("missing", seq, f"ligne {seq} relevée auparavant : elle {what}."))
+        elif got != h:
+            v.problems.append(Problem("rewritten", seq, f"ligne {seq} : son empreinte n'est plus celle relevée "
+                                                        f"auparavant ({h[:12]}…) : le journal a été réécrit."))
 
 
 # -- export and retention ---------------------------------------------------------------------------

@@ -215,18 +215,52 @@ def key_revoke(key_id: str = typer.Argument(...)) -> None:
 
 # -- audit ---------------------------------------------------------------------------------------------
 
-@audit_app.command("verify")
-def audit_verify(json_out: bool = typer.Option(False, "--json")) -> None:
-    """Vérifier la chaîne du journal : toute ligne modifiée, supprimée ou déplacée est signalée."""
+@audit_app.command("head")
+def audit_head(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Afficher la tête du journal (numéro et empreinte de la dernière ligne), à recopier chaque jour hors du
+    serveur (ex. `territoria audit head --json >> /chemin/sur/un/autre/système/tetes.jsonl`)."""
     from territoria.trust import audit
 
-    v = audit.verify()
+    h = audit.head()
+    if json_out:
+        typer.echo(json.dumps(h, ensure_ascii=False))
+    elif h is None:
+        typer.echo("Journal vide : aucune ligne enregistrée.")
+    else:
+        typer.echo(f"{h['seq']} {h['hash']}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    json_out: bool = typer.Option(False, "--json"),
+    expect: list[str] = typer.Option([], "--expect", help="Tête relevée auparavant, « NUMÉRO:EMPREINTE » (répétable)."),
+    expect_file: Optional[Path] = typer.Option(None, "--expect-file",
+                                               help="Fichier des têtes relevées (sortie de « audit head »)."),
+) -> None:
+    """Vérifier la chaîne du journal : toute ligne modifiée, supprimée ou déplacée est signalée ; avec
+    --expect/--expect-file, une réécriture complète l'est aussi."""
+    from territoria.trust import audit
+
+    def expected():
+        text = "\n".join(expect)
+        if expect_file is not None:
+            try:
+                text += "\n" + expect_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise TerritoriaError(f"Impossible de lire {expect_file} : {exc}.")
+        return audit.parse_expected(text)
+
+    v = audit.verify(_run(expected))
     if json_out:
         _out(v.to_dict())
     else:
         if v.ok:
             typer.echo(f"Journal intègre : {v.rows} ligne(s)" + (f" ({v.first_seq} à {v.last_seq})" if v.rows else "")
                        + (f", empreinte de tête {v.head_hash}" if v.head_hash else "") + ".")
+            if v.expected_checked or v.expected_unverifiable:
+                typer.echo(f"{v.expected_checked} tête(s) relevée(s) retrouvée(s) à l'identique"
+                           + (f" ; {v.expected_unverifiable} antérieure(s) à la dernière purge, non vérifiable(s)"
+                              if v.expected_unverifiable else "") + ".")
         else:
             typer.echo(f"Journal ALTÉRÉ : {len(v.problems)} problème(s) sur {v.rows} ligne(s).")
             for p in v.problems:
