@@ -672,10 +672,12 @@ def test_tenant_delete_removes_its_data_and_keeps_the_audit_log(data_dir, tmp_pa
     from territoria.assistant import conversations
     from territoria.ingest.pipeline import ingest_paths
     from territoria.store import get_store, get_trust_store
-    from territoria.trust import accounts, audit, tenants
+    from territoria.trust import accounts, answer_log, audit, tenants
 
+    answer_ids = {}
     for t in ("x", "y"):
         tenants.create(t)
+        answer_ids[t] = answer_log.record(t, {"question": f"question d'un habitant de {t}", "answer": "réponse"})
         f = tmp_path / f"{t}.txt"
         f.write_text(f"Note de la collectivité {t}.", encoding="utf-8")
         assert ingest_paths([f], tenant=t).ok
@@ -685,12 +687,13 @@ def test_tenant_delete_removes_its_data_and_keeps_the_audit_log(data_dir, tmp_pa
     audit.record("test.output", tenant="x", input="entrée", output="sortie")
     out = subprocess.run([sys.executable, "-m", "territoria.cli", "--data-dir", str(data_dir), "tenant", "delete", "x",
                           "--yes"], capture_output=True, text=True, cwd=REPO)
-    assert out.returncode == 0 and "supprimée" in out.stdout
+    assert out.returncode == 0 and "supprimée" in out.stdout and "1 réponse(s)" in out.stdout
     get_store().close()  # the subprocess changed the database: read it afresh
     get_trust_store().close()
     assert get_store().count_documents("x") == 0 and get_store().count_documents("y") == 1
     assert get_trust_store().get_user("agent@x.fr") is None and get_trust_store().get_user("agent@y.fr")
     assert accounts.principal_for_key(key) is None
     assert conversations.load("x", "c-1") == [] and conversations.load("y", "c-1")
+    assert answer_log.get("x", answer_ids["x"]) is None and answer_log.get("y", answer_ids["y"])  # citizens' questions
     assert [r["tenant"] for r in audit.rows()] == ["x"] and audit.verify().ok  # the legal trace stays
     assert not tenants.exists("x") and tenants.exists("y")

@@ -18,7 +18,8 @@ os.environ.setdefault("TERRITORIA_MODEL_CACHE", str(Path(tempfile.gettempdir()) 
 
 from territoria.models.llm import set_llm  # noqa: E402
 from territoria.web.app import create_app  # noqa: E402
-from territoria.web.ui import auth, feedback  # noqa: E402
+from territoria.trust import answer_log  # noqa: E402
+from territoria.web.ui import auth  # noqa: E402
 
 from test_assistant import ScriptedLLM  # noqa: E402
 
@@ -151,7 +152,7 @@ def test_chat_stream_records_answer_then_feedback(client):
     assert ans["answer_id"].startswith("r-") and "evidence" not in ans
     # operator notes (e.g. "the small fallback model answered") never reach citizens
     assert "notes" not in ans and not any("0.5B" in w for w in ans["warnings"])
-    logged = feedback.get("default", ans["answer_id"])
+    logged = answer_log.get("default", ans["answer_id"])
     assert logged.question.startswith("Comment refaire") and logged.citations[0]["doc_id"] == ans["citations"][0]["doc_id"]
     assert logged.rating is None
 
@@ -159,7 +160,7 @@ def test_chat_stream_records_answer_then_feedback(client):
     assert r.status_code == 200 and r.json()["ok"]
     r = client.post("/ui/api/feedback", json={"answer_id": ans["answer_id"], "comment": "Il manque le prix du timbre."})
     assert r.status_code == 200
-    logged = feedback.get("default", ans["answer_id"])
+    logged = answer_log.get("default", ans["answer_id"])
     assert logged.rating == "pas_utile" and logged.comment == "Il manque le prix du timbre." and logged.feedback_at
 
     # another tenant cannot touch this answer; empty or invalid feedback is refused in French
@@ -185,11 +186,11 @@ def test_chat_abstention_and_errors(client):
 def test_answer_log_retention(client, monkeypatch):
     import sqlite3
 
-    aid = feedback.record("default", {"question": "ancienne", "answer": "x", "citations": []})
-    with sqlite3.connect(feedback.db_path()) as c:
+    aid = answer_log.record("default", {"question": "ancienne", "answer": "x", "citations": []})
+    with sqlite3.connect(answer_log.db_path()) as c:
         c.execute("UPDATE answers SET at = '2000-01-01T00:00:00' WHERE answer_id = ?", (aid,))
-    feedback.record("default", {"question": "nouvelle", "answer": "y", "citations": []})
-    assert feedback.get("default", aid) is None  # older than the retention period: deleted
+    answer_log.record("default", {"question": "nouvelle", "answer": "y", "citations": []})
+    assert answer_log.get("default", aid) is None  # older than the retention period: deleted
 
 
 # -- agent space: login and session -----------------------------------------------------------------------

@@ -106,7 +106,8 @@ def tenant_delete(tenant: str = typer.Argument(...),
         raise typer.Exit(1)
     res = tenants.delete(tenant)
     typer.echo(f"« {tenant} » supprimée : {res['documents']} document(s), {res['users']} utilisateur(s), "
-               f"{res['api_keys']} clé(s). Le journal d'audit est conservé.")
+               f"{res['api_keys']} clé(s), {res['answers']} réponse(s) du journal des réponses. "
+               f"Le journal d'audit est conservé.")
 
 
 # -- users ------------------------------------------------------------------------------------------

@@ -90,6 +90,9 @@ def delete(tenant: str) -> dict:
     n = _store().drop_tenant(tenant)
     ts = get_trust_store()
     users, keys = ts.delete_tenant_accounts(tenant)
+    from territoria.trust import answer_log
+
+    answers = answer_log.delete_tenant(tenant)  # citizens' questions and their feedback
     # personal data kept in files: conversations (questions of citizens) and uploaded originals
     import shutil
 
@@ -100,4 +103,4 @@ def delete(tenant: str) -> dict:
         if d.is_dir():
             removed += sum(1 for _ in d.rglob("*") if _.is_file())
             shutil.rmtree(d, ignore_errors=True)
-    return {"tenant": tenant, "documents": n, "users": users, "api_keys": keys, "files": removed}
+    return {"tenant": tenant, "documents": n, "users": users, "api_keys": keys, "answers": answers, "files": removed}

@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from territoria.core.errors import TerritoriaError
 from territoria.core.settings import get_settings
-from territoria.web.ui import auth, feedback, tenants
+from territoria.trust import answer_log
+from territoria.web.ui import auth, tenants
 from territoria.web.ui.common import PAGE_SIZE, _error_json, _error_page, log, render, snippet
 
 router = APIRouter(include_in_schema=False)
@@ -62,7 +63,7 @@ def _agent_ctx(request: Request, session: auth.Session, title: str, **ctx) -> di
     if t not in known:
         known = sorted(known + [t])
     return {"session": session, "tenant": t, "ui": tenants.load(t), "tenants": known, "page_title": title,
-            "request_path": request.url.path, "retention_days": feedback.retention_days(), **ctx}
+            "request_path": request.url.path, "retention_days": answer_log.retention_days(), **ctx}
 
 
 def _safe_next(url: Optional[str]) -> str:
@@ -377,9 +378,9 @@ def answers_page(request: Request, avis: str = "", page: int = Query(1, ge=1)):
         return _login_redirect(request)
     t = _agent_tenant(s)
     avis = avis if avis in dict(_ANSWER_FILTERS) else ""
-    total, rows = feedback.list_answers(t, filter=avis, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    total, rows = answer_log.list_answers(t, filter=avis, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     return render("agent/answers.html", private=True, answers=rows, total=total, avis=avis, page=page,
-                  pages=max(1, math.ceil(total / PAGE_SIZE)), filters=_ANSWER_FILTERS, stats=feedback.stats(t),
+                  pages=max(1, math.ceil(total / PAGE_SIZE)), filters=_ANSWER_FILTERS, stats=answer_log.stats(t),
                   **_agent_ctx(request, s, "Réponses et avis"))
 
 

@@ -17,7 +17,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from territoria.core.errors import TerritoriaError
 from territoria.core.settings import get_settings
-from territoria.web.ui import feedback, tenants
+from territoria.trust import answer_log
+from territoria.web.ui import tenants
 
 log = logging.getLogger("territoria.web.ui")
 HERE = Path(__file__).parent
@@ -119,7 +120,7 @@ def _tenant(value: Optional[str]) -> str:
 
 
 def _public_ctx(tenant: str) -> dict[str, Any]:
-    return {"tenant": tenant, "ui": tenants.load(tenant), "retention_days": feedback.retention_days()}
+    return {"tenant": tenant, "ui": tenants.load(tenant), "retention_days": answer_log.retention_days()}
 
 
 def _error_page(request: Request, title: str, message: str, hint: str | None = None, status: int = 400,

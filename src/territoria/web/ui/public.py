@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field
 from territoria.core.errors import TerritoriaError
 from territoria.core.settings import tenant_dirname
 from territoria.core.settings import get_settings
-from territoria.web.ui import feedback, tenants
+from territoria.trust import answer_log
+from territoria.web.ui import tenants
 from territoria.web.ui.common import (
     STATIC, _base_url, _error_json, _error_page, _public_ctx, _public_tenant_or_error, _tenant, log, nombre_fr, render,
     snippet, static_url,
@@ -200,7 +201,7 @@ class UiAskRequest(BaseModel):
 class UiFeedbackRequest(BaseModel):
     answer_id: str = Field(..., max_length=64)
     rating: Optional[Literal["utile", "pas_utile"]] = None
-    comment: Optional[str] = Field(None, max_length=feedback.MAX_COMMENT)
+    comment: Optional[str] = Field(None, max_length=answer_log.MAX_COMMENT)
     tenant: Optional[str] = None
 
 
@@ -234,7 +235,7 @@ def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[st
             kind = ev.pop("type", "message")
             if kind == "answer":
                 try:
-                    ev["answer_id"] = feedback.record(t, ev, channel=req.channel)
+                    ev["answer_id"] = answer_log.record(t, ev, channel=req.channel)
                 except Exception:  # the answer is still shown; only its feedback cannot be stored
                     log.exception("answer log failed")
                     ev["answer_id"] = None
@@ -251,7 +252,7 @@ def ui_feedback(req: UiFeedbackRequest, x_territoria_tenant: Optional[str] = Hea
     t = _tenant(x_territoria_tenant or req.tenant)
     if req.rating is None and not (req.comment or "").strip():
         return _error_json("L'avis est vide.", "empty_feedback", "Indiquez si la réponse est utile, ou écrivez un commentaire.")
-    if not feedback.set_feedback(t, req.answer_id, req.rating, req.comment):
+    if not answer_log.set_feedback(t, req.answer_id, req.rating, req.comment):
         return _error_json("Réponse introuvable : l'avis n'a pas pu être enregistré.", "not_found",
                            "La réponse a peut-être été supprimée ; posez à nouveau votre question.", status=404)
     return {"ok": True, "answer_id": req.answer_id}

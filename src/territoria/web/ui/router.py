@@ -12,7 +12,7 @@ Citizen side (public):
 - `GET  /widget.js?tenant=…`    the embeddable widget (one <script> tag), `GET /widget/panneau` its chat,
                                 `GET /widget/demo` a demo commune page
 - `POST /ui/api/ask`            the chat's Server-Sent Events (those of /api/ask + `answer_id`); answers are
-                                recorded in the answer log (web/ui/feedback.py)
+                                recorded in the answer log (trust/answer_log.py)
 - `POST /ui/api/feedback`       useful / not useful, comment, stored with the answer
 
 Agent space (login, see auth.py): `/espace-agent/documents` (upload with progress, list, filter, delete,
