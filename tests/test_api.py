@@ -87,6 +87,20 @@ def test_ask_json_and_sse(client):
     assert final["citations"]
 
 
+def test_audit_head_for_a_log_server(client):
+    from conftest import auth_headers
+    from territoria.trust import audit
+
+    client.post("/api/ask", json={"question": "Comment refaire une carte d'identité perdue ?"}, headers=H)
+    r = client.get("/api/audit/head")  # the instance key of the fixture
+    assert r.status_code == 200, r.text
+    head = r.json()
+    assert head["seq"] >= 1 and head["hash"] == audit.head()["hash"]
+    assert audit.verify([(head["seq"], head["hash"])]).expected_checked == 1
+    r = client.get("/api/audit/head", headers=auth_headers("t1", role="admin"))  # a tenant's admin: refused
+    assert r.status_code == 403 and "clé d'exploitation" in r.json()["error"]["message"]
+
+
 def test_errors_are_french_json(client):
     r = client.post("/api/ask", json={"questio": "x"}, headers=H)
     assert r.status_code == 422 and "Requête invalide" in r.json()["error"]["message"]

@@ -391,6 +391,17 @@ def create_app() -> FastAPI:
                                "clé d'exploitation (--instance).", hint="territoria audit verify sur le serveur.")
         return audit.verify().to_dict()
 
+    @app.get("/api/audit/head", tags=["audit"], summary="Tête du journal, à relever par un autre système (clé d'exploitation)")
+    def audit_head(p: Principal = Depends(require("admin"))):
+        """`{"seq", "hash", "at"}` of the last row: a log server polls it daily and keeps the answers, so
+        that `territoria audit verify --expect-file` can later detect a rewritten chain."""
+        from territoria.trust import audit
+
+        if not p.instance:
+            raise AccessDenied("La tête du journal porte sur toutes les collectivités : elle demande une clé "
+                               "d'exploitation (--instance).", hint="territoria audit head sur le serveur.")
+        return audit.head() or {"seq": 0, "hash": None, "at": None}
+
     # -- OpenAI-compatible --
     @app.get("/v1/models", tags=["compatible OpenAI"], dependencies=[Depends(require("public"))])
     def models():
