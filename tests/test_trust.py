@@ -361,11 +361,14 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
 def test_audit_rewritten_chain_is_caught_by_heads_recorded_elsewhere(data_dir, tmp_path):
     from territoria.trust import audit
 
+    assert _cli(data_dir, "audit", "head", "--json").stdout.strip() == "null"
     _fill(8)
     heads = tmp_path / "tetes.jsonl"  # what a daily cron copies to another system
+    heads.write_text("null\n", encoding="utf-8")  # a first day with an empty log
     out = _cli(data_dir, "audit", "head", "--json")
     assert out.returncode == 0, out.stderr
-    heads.write_text(out.stdout, encoding="utf-8")
+    with heads.open("a", encoding="utf-8") as f:
+        f.write(out.stdout)
     assert json.loads(out.stdout)["seq"] == 8
     _fill(4)
     with heads.open("a", encoding="utf-8") as f:
