@@ -399,6 +399,10 @@ def test_accounts_page_creates_users_and_keys(agent):
     r = agent.post("/espace-agent/comptes/cle/revoquer", data={"csrf": csrf, "key_id": key_id})
     assert "révoquée" in r.text
     assert agent.get("/api/me", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    r = agent.post("/espace-agent/comptes/cle/revoquer", data={"csrf": csrf, "key_id": key_id})
+    assert r.status_code == 404 and "déjà révoquée" in r.text
     r = agent.post("/espace-agent/comptes/utilisateur/supprimer", data={"csrf": csrf, "identifiant": "secretaire@mairie.fr"})
     assert "a été supprimé" in r.text
+    r = agent.post("/espace-agent/comptes/utilisateur/supprimer", data={"csrf": csrf, "identifiant": "secretaire@mairie.fr"})
+    assert r.status_code == 404 and "introuvable" in r.text
     assert agent.post("/espace-agent/comptes/cle", data={"csrf": "faux", "nom": "x"}).status_code == 403

@@ -53,6 +53,21 @@ def _forbidden(request: Request, session: auth.Session, role: str):
                        "Demandez à l'administrateur les droits nécessaires.", status=403)
 
 
+def _admin_form(request: Request, csrf: str):
+    """(session, None) for an admin with a valid form token, else (None, response)."""
+    s = _session(request)
+    if s is None:
+        return None, _login_redirect(request)
+    if not auth.check_csrf(s, csrf):
+        return None, _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
+    if (err := _forbidden(request, s, "admin")) is not None:
+        return None, err
+    from territoria.trust import tenants as registry
+
+    registry.ensure(_agent_tenant(s))
+    return s, None
+
+
 def _login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/espace-agent/connexion?suite={quote(request.url.path)}", status_code=303)
 
@@ -255,12 +270,8 @@ def documents_page(request: Request, q: str = "", page: int = Query(1, ge=1), me
 def delete_document(request: Request, doc_id: str = Form(""), csrf: str = Form("")):
     from territoria.store import get_store
 
-    s = _session(request)
-    if s is None:
-        return _login_redirect(request)
-    if not auth.check_csrf(s, csrf):
-        return _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
-    if (err := _forbidden(request, s, "admin")) is not None:
+    s, err = _admin_form(request, csrf)
+    if err:
         return err
     ok = get_store().delete_document(_agent_tenant(s), doc_id)
     msg = "supprime" if ok else "introuvable"
@@ -503,21 +514,6 @@ def _accounts_page(request: Request, s: auth.Session, *, status: int = 200, noti
                   error=error, new_key=new_key, form=form or {}, **ctx)
 
 
-def _admin_form(request: Request, csrf: str):
-    """(session, None) for an admin with a valid form token, else (None, response)."""
-    s = _session(request)
-    if s is None:
-        return None, _login_redirect(request)
-    if not auth.check_csrf(s, csrf):
-        return None, _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
-    if (err := _forbidden(request, s, "admin")) is not None:
-        return None, err
-    from territoria.trust import tenants as registry
-
-    registry.ensure(_agent_tenant(s))
-    return s, None
-
-
 @router.get("/espace-agent/comptes", response_class=HTMLResponse)
 def accounts_page(request: Request):
     s = _session(request)
@@ -547,17 +543,27 @@ def account_create(request: Request, csrf: str = Form(""), identifiant: str = Fo
     return _accounts_page(request, s, notice=f"Le compte « {identifiant.strip()} » a été créé ({_ROLE_LABELS[role].lower()}).")
 
 
+def _own_item(request: Request, csrf: str, lookup, usable, missing: str):
+    """Admin form acting on one account or key of the agent's tenant: (session, item, None) when `lookup`
+    finds it in this tenant and `usable(item)`, else (…, None, the page with the error or the refusal)."""
+    s, err = _admin_form(request, csrf)
+    if err:
+        return s, None, err
+    item = lookup()
+    if item is None or item["tenant"] != _agent_tenant(s) or not usable(item):
+        return s, None, _accounts_page(request, s, status=404, error=missing)
+    return s, item, None
+
+
 @router.post("/espace-agent/comptes/utilisateur/supprimer", response_class=HTMLResponse)
 def account_delete(request: Request, csrf: str = Form(""), identifiant: str = Form("")):
     from territoria.store import get_trust_store
     from territoria.trust import accounts
 
-    s, err = _admin_form(request, csrf)
+    s, _, err = _own_item(request, csrf, lambda: get_trust_store().get_user(identifiant), lambda u: True,
+                          f"Compte « {identifiant} » introuvable.")
     if err:
         return err
-    u = get_trust_store().get_user(identifiant)
-    if u is None or u["tenant"] != _agent_tenant(s):
-        return _accounts_page(request, s, status=404, error=f"Compte « {identifiant} » introuvable.")
     if identifiant == s.user:
         return _accounts_page(request, s, status=400, error="Vous ne pouvez pas supprimer votre propre compte.")
     accounts.delete_user(identifiant)
@@ -583,12 +589,11 @@ def key_revoke(request: Request, csrf: str = Form(""), key_id: str = Form("")):
     from territoria.store import get_trust_store
     from territoria.trust import accounts
 
-    s, err = _admin_form(request, csrf)
+    s, _, err = _own_item(request, csrf, lambda: get_trust_store().get_key(key_id),
+                          lambda k: not k["instance"] and not k["revoked_at"],
+                          f"Clé « {key_id} » introuvable ou déjà révoquée.")
     if err:
         return err
-    k = get_trust_store().get_key(key_id)
-    if k is None or k["tenant"] != _agent_tenant(s) or k["instance"] or k["revoked_at"]:
-        return _accounts_page(request, s, status=404, error=f"Clé « {key_id} » introuvable ou déjà révoquée.")
     accounts.revoke_key(key_id)
     return _accounts_page(request, s, notice=f"La clé {key_id} est révoquée : elle ne donne plus accès.")
 
@@ -618,12 +623,8 @@ def settings_submit(request: Request, csrf: str = Form(""), name: str = Form("")
                     contact_label: str = Form(""), contact_phone: str = Form(""), contact_url: str = Form(""),
                     contact_address: str = Form(""), color: str = Form(""), examples: str = Form(""),
                     widget_origins: str = Form("")):
-    s = _session(request)
-    if s is None:
-        return _login_redirect(request)
-    if not auth.check_csrf(s, csrf):
-        return _error_page(request, "Action refusée", "Le formulaire a expiré.", "Rechargez la page.", status=403)
-    if (err := _forbidden(request, s, "admin")) is not None:
+    s, err = _admin_form(request, csrf)
+    if err:
         return err
     ctx = _agent_ctx(request, s, "Personnalisation")
     ui: tenants.TenantUI = ctx["ui"]
