@@ -12,7 +12,7 @@ import json
 import os
 import secrets
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 RATINGS = ("utile", "pas_utile")
@@ -57,8 +57,7 @@ class LoggedAnswer:
 
     @classmethod
     def from_row(cls, d: dict[str, Any]) -> "LoggedAnswer":
-        names = {f.name for f in fields(cls)}
-        d = {k: v for k, v in d.items() if k in names}
+        d = dict(d)  # the columns of store/answers_sqlite.COLUMNS, one per field
         d["citations"] = json.loads(d.get("citations") or "[]")
         d["abstained"] = bool(d.get("abstained"))
         return cls(**d)

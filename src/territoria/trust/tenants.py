@@ -85,13 +85,12 @@ def attach(tenant: str, commons: str, attach: bool = True) -> dict:
 
 def delete(tenant: str) -> dict:
     from territoria.store import get_trust_store
+    from territoria.trust import answer_log
 
     get(tenant)
     n = _store().drop_tenant(tenant)
     ts = get_trust_store()
     users, keys = ts.delete_tenant_accounts(tenant)
-    from territoria.trust import answer_log
-
     answers = answer_log.delete_tenant(tenant)  # citizens' questions and their feedback
     # personal data kept in files: conversations (questions of citizens) and uploaded originals
     import shutil
