@@ -148,6 +148,8 @@ def test_openai_models_embeddings_and_chat(client):
     assert len(e["data"]) == 2 and len(e["data"][0]["embedding"]) == 384
     r = client.post("/v1/embeddings", json={"input": "x", "model": "inconnu"})
     assert r.status_code == 404 and "inconnu" in r.json()["error"]["message"]
+    r = client.post("/v1/embeddings", json={"input": "x", "model": "openai/bge-m3"})  # never a relay elsewhere
+    assert r.status_code == 404
     body = {"model": "territoria-assistant", "messages": [
         {"role": "system", "content": "Tu es un assistant."},
         {"role": "user", "content": "Comment refaire une carte d'identité perdue ?"}]}

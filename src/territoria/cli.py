@@ -336,7 +336,13 @@ _attach()
 
 
 def main() -> None:
-    app()
+    import sys
+
+    try:
+        app()
+    except TerritoriaError as exc:  # what went wrong and what to do, in French, never a traceback
+        _console().print(f"[bold red]Erreur :[/] {exc}")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

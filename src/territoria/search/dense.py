@@ -20,12 +20,13 @@ import os
 
 
 def _plan_from_env(default: str) -> dict[str, tuple[str, ...]]:
-    """`TERRITORIA_DENSE_PLAN="e5-small:head,body;use-m3:body"` → {model: kinds}."""
+    """`TERRITORIA_DENSE_PLAN="e5-small:head,body;use-m3:body"` → {model: kinds}. A model served by an
+    OpenAI-compatible server is named `openai/<model>` (its name may hold ":", as Ollama's do)."""
     spec = os.environ.get("TERRITORIA_DENSE_PLAN", default)
     plan: dict[str, tuple[str, ...]] = {}
     for part in spec.split(";"):
         if ":" in part:
-            model, kinds = part.split(":", 1)
+            model, kinds = part.rsplit(":", 1)
             plan[model.strip()] = tuple(k.strip() for k in kinds.split(",") if k.strip())
     return plan
 

@@ -8,6 +8,7 @@ vectors computed in the background become searchable as they arrive.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -18,11 +19,14 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from territoria.core.errors import TerritoriaError
 from territoria.core.settings import tenant_dirname
 from territoria.core.settings import Settings, get_settings
 from territoria.core.types import Hit
 from territoria.search.bm25 import BM25Index
 from territoria.search.dense import DEFAULT_PLAN, DenseMatrix
+
+log = logging.getLogger("territoria.search")
 
 MODES = ("bm25", "dense", "hybrid")
 RRF_K = 60
@@ -477,7 +481,11 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
             signals.append(s)
     if mode != "bm25":
         for model in idx.dense:
-            s = dense_signal(idx, query, model, mask)
+            try:
+                s = dense_signal(idx, query, model, mask)
+            except TerritoriaError as exc:  # a remote embedding server down: search with the other signals
+                log.warning("signal %s ignoré : %s", model, exc)
+                continue
             if s:
                 signals.append(s)
     if not signals:

@@ -472,7 +472,7 @@ def create_app() -> FastAPI:
 
     @app.post("/v1/embeddings", tags=["compatible OpenAI"], dependencies=[Depends(require("public"))])
     def embeddings(req: EmbeddingsRequest):
-        from territoria.models.embeddings import get_embedder
+        from territoria.models.embeddings import LOCAL_MODELS, get_embedder
 
         texts = [req.input] if isinstance(req.input, str) else list(req.input)
         if not texts or any(not isinstance(x, str) for x in texts):
@@ -483,6 +483,8 @@ def create_app() -> FastAPI:
         if name in ("text-embedding-ada-002", "text-embedding-3-small", "text-embedding-3-large"):
             name = "e5-small"  # OpenAI clients with a hard-coded model name
         try:
+            if name not in LOCAL_MODELS:  # this instance's own models only, never a relay to another server
+                raise ValueError(name)
             emb = get_embedder(name)
         except ValueError:
             raise ApiError(f"Modèle d'embedding inconnu : « {req.model} ».", code="model_not_found", status=404,
