@@ -118,6 +118,8 @@ def test_search_uses_remote_vectors_and_survives_a_server_outage(remote_env, dat
         hyb = search("carte d'identité perdue", k=3, tenant="t1")
     assert hyb and hyb[0].doc_id == "F1344"
     assert any(REMOTE in r.getMessage() for r in caplog.records)
+    with pytest.raises(TerritoriaError, match="injoignable"):  # dense alone has nothing else: it says why
+        search("carte d'identité perdue", k=3, mode="dense", tenant="t1")
     ingest_paths([SAMPLES / "tri_selectif.md"], tenant="t1")
     with pytest.raises(TerritoriaError) as err:
         embed_pending(store, "t1")

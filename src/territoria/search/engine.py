@@ -479,16 +479,20 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
         s = bm25_signal(idx, query)
         if s:
             signals.append(s)
+    failure: TerritoriaError | None = None
     if mode != "bm25":
         for model in idx.dense:
             try:
                 s = dense_signal(idx, query, model, mask)
             except TerritoriaError as exc:  # a remote embedding server down: search with the other signals
                 log.warning("signal %s ignoré : %s", model, exc)
+                failure = exc
                 continue
             if s:
                 signals.append(s)
     if not signals:
+        if failure is not None and mode == "dense":
+            raise failure  # nothing else to search with: say why rather than find nothing
         return []
     for sig in signals:
         sig.weight = SIGNAL_WEIGHTS.get(sig.name, 1.0)
