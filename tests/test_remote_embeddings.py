@@ -145,3 +145,47 @@ def test_plan_names_remote_models_with_colons(monkeypatch):
 
     monkeypatch.setenv("TERRITORIA_DENSE_PLAN", "openai/bge-m3:latest:head,body;use-m3:body")
     assert _plan_from_env("") == {"openai/bge-m3:latest": ("head", "body"), "use-m3": ("body",)}
+
+
+def test_a_silent_server_does_not_stall_search(data_dir, monkeypatch):
+    """A server that accepts connections but never answers: the query vector times out quickly, and the
+    server is then left alone for a while, so the next searches do not wait again."""
+    from territoria.models.embeddings import get_embedder
+    from territoria.search import engine
+    from territoria.search.dense import DEFAULT_PLAN
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # never accepted: connections complete in the backlog, no byte is ever sent back
+    try:
+        monkeypatch.setenv("TERRITORIA_EMBED_BASE_URL", f"http://127.0.0.1:{silent.getsockname()[1]}/v1")
+        monkeypatch.setenv("TERRITORIA_EMBED_QUERY_TIMEOUT", "0.5")
+        get_embedder.cache_clear()
+        emb = get_embedder(REMOTE)
+        ingest_paths([SAMPLES / "fiches_service_public.jsonl"], tenant="t1")
+        store = get_store()
+        rows = [r for r, _ in store.missing_embeddings("t1", REMOTE, ("head",))]
+        store.put_embeddings(REMOTE, [(k, np.eye(1, 8, i % 8, dtype=np.float32)[0]) for i, k in enumerate(rows)])
+        for m in list(DEFAULT_PLAN):
+            monkeypatch.delitem(DEFAULT_PLAN, m)
+        monkeypatch.setitem(DEFAULT_PLAN, REMOTE, ("head",))
+        engine._cache.clear()
+        t = time.perf_counter()
+        assert search_ids("carte d'identité perdue")[0] == "F1344"  # BM25 answers
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        assert search_ids("passeport première demande")[0] == "F14929"
+        second = time.perf_counter() - t
+        assert 0.5 <= first < 3.0 and second < 0.3, (first, second)
+        with pytest.raises(TerritoriaError, match="à temps"):
+            emb.embed_queries(["x"])  # still resting: the same French error, at once
+    finally:
+        silent.close()
+        get_embedder.cache_clear()
+        engine._query_vector.cache_clear()
+
+
+def search_ids(q: str) -> list[str]:
+    from territoria.search.engine import search
+
+    return [h.doc_id for h in search(q, k=3, tenant="t1")]

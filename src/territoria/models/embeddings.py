@@ -10,6 +10,9 @@
                                 (default "query: " / "passage: " for a model whose name contains "e5", else none)
     TERRITORIA_EMBED_INPUT_TYPE 1 to also send "input_type": "query" | "passage" (servers that add prefixes)
     TERRITORIA_EMBED_BATCH      texts per request (default 64); TERRITORIA_EMBED_TIMEOUT seconds (default 120)
+    TERRITORIA_EMBED_QUERY_TIMEOUT  seconds for a search query's vector (default 5): a slow server must not
+                                stall search; after a connection failure or a timeout the server is not
+                                asked again for 30 s (search goes on with the other signals meanwhile)
 
 All return L2-normalised float32 matrices, so cosine similarity is a dot product.
 Models are loaded lazily on first use, never at import time.
@@ -104,11 +107,20 @@ class OpenAIEmbedder(Embedder):
         self.query_prefix = os.environ.get("TERRITORIA_EMBED_QUERY_PREFIX", "query: " if e5 else "")
         self.passage_prefix = os.environ.get("TERRITORIA_EMBED_PASSAGE_PREFIX", "passage: " if e5 else "")
         self.input_type = os.environ.get("TERRITORIA_EMBED_INPUT_TYPE", "").lower() in ("1", "true", "yes", "oui")
-        self.batch = max(1, int(os.environ.get("TERRITORIA_EMBED_BATCH", "64")))
+        try:
+            self.batch = max(1, int(os.environ.get("TERRITORIA_EMBED_BATCH", "64")))
+            timeout = float(os.environ.get("TERRITORIA_EMBED_TIMEOUT", "120"))
+            q_timeout = float(os.environ.get("TERRITORIA_EMBED_QUERY_TIMEOUT", "5"))
+        except ValueError:
+            raise TerritoriaError("Réglage invalide pour le serveur d'embeddings.",
+                                  hint="TERRITORIA_EMBED_BATCH est un nombre entier, TERRITORIA_EMBED_TIMEOUT et "
+                                       "TERRITORIA_EMBED_QUERY_TIMEOUT des secondes.")
+        self._timeouts = {"passage": httpx.Timeout(timeout, connect=10),
+                          "query": httpx.Timeout(q_timeout, connect=min(2.0, q_timeout))}
+        self._down_until = 0.0  # after a connection failure or a timeout: not asked again before this time
+        self._last_error: TerritoriaError | None = None
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self._client = httpx.Client(headers=headers, timeout=httpx.Timeout(
-            float(os.environ.get("TERRITORIA_EMBED_TIMEOUT", "120")), connect=10))
-        self._lock = threading.Lock()
+        self._client = httpx.Client(headers=headers)
 
     def _error(self, exc: Exception) -> TerritoriaError:
         import httpx
@@ -124,7 +136,8 @@ class OpenAIEmbedder(Embedder):
                                    hint=f"Vérifiez que le modèle « {self.model} » y est servi. " + resume)
         if isinstance(exc, httpx.TimeoutException):
             return TerritoriaError("Le serveur d'embeddings n'a pas répondu à temps.",
-                                   hint="Augmentez TERRITORIA_EMBED_TIMEOUT ou réduisez TERRITORIA_EMBED_BATCH. " + resume)
+                                   hint="Augmentez TERRITORIA_EMBED_TIMEOUT (ingestion) ou TERRITORIA_EMBED_QUERY_TIMEOUT "
+                                        "(recherche), ou réduisez TERRITORIA_EMBED_BATCH. " + resume)
         if isinstance(exc, (ValueError, KeyError, TypeError, IndexError)):
             return TerritoriaError(f"Réponse illisible du serveur d'embeddings {self.base_url} ({exc}).",
                                    hint="Vérifiez que l'adresse est celle d'une API compatible OpenAI. " + resume)
@@ -134,6 +147,10 @@ class OpenAIEmbedder(Embedder):
     def _embed(self, texts: list[str], prefix: str, kind: str) -> np.ndarray:
         import httpx
 
+        import time
+
+        if self._last_error is not None and time.monotonic() < self._down_until:
+            raise self._last_error
         out = []
         for i in range(0, len(texts), self.batch):
             part = [prefix + t for t in texts[i:i + self.batch]]
@@ -141,14 +158,17 @@ class OpenAIEmbedder(Embedder):
             if self.input_type:
                 body["input_type"] = kind
             try:
-                r = self._client.post(f"{self.base_url}/embeddings", json=body)
+                r = self._client.post(f"{self.base_url}/embeddings", json=body, timeout=self._timeouts[kind])
                 r.raise_for_status()
                 data = sorted(r.json()["data"], key=lambda d: d["index"])
                 vecs = np.asarray([d["embedding"] for d in data], dtype=np.float32)
                 if vecs.ndim != 2 or len(vecs) != len(part):
                     raise ValueError(f"{len(vecs)} vecteurs pour {len(part)} textes")
             except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as exc:
-                raise self._error(exc) from exc
+                err = self._error(exc)
+                if isinstance(exc, (httpx.TransportError, httpx.TimeoutException)):  # unreachable or too slow
+                    self._last_error, self._down_until = err, time.monotonic() + 30.0
+                raise err from exc
             out.append(vecs)
         m = np.vstack(out) if out else np.zeros((0, self.dim), dtype=np.float32)
         if len(m):
