@@ -406,6 +406,18 @@ def test_audit_rewritten_chain_is_caught_by_heads_recorded_elsewhere(data_dir, t
     assert out.returncode != 0 and "n'est pas une empreinte SHA-256" in (out.stdout + out.stderr)
 
 
+def test_a_deleted_recorded_row_is_reported_once(data_dir):
+    from territoria.trust import audit
+
+    _fill(12)
+    heads = [(8, next(r["hash"] for r in audit.rows() if r["seq"] == 8)), (12, audit.head()["hash"])]
+    _db(data_dir).execute("DELETE FROM audit_log WHERE seq IN (7, 8)")
+    v = audit.verify(heads)
+    assert [(p.kind, p.seq) for p in v.problems] == [("deleted", 7)]  # not a second "missing" for row 8
+    assert "7 à 8 supprimées" in v.problems[0].message and "ligne 8 avait été relevée" in v.problems[0].message
+    assert v.expected_checked == 2
+
+
 def test_heads_older_than_a_purge_are_reported_unverifiable(data_dir):
     from territoria.trust import audit
 

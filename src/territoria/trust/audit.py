@@ -120,6 +120,7 @@ class Problem:
     kind: str  # edited | deleted | reordered | truncated | broken_link | rewritten | missing
     seq: int
     message: str
+    last: int | None = None  # last row of a deleted or truncated range
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "seq": self.seq, "message": self.message}
@@ -197,7 +198,7 @@ def verify(expected: Iterable[tuple[int, str]] = ()) -> Verification:
         if gap:
             a, b = exp_seq, seq - 1
             v.problems.append(Problem("deleted", a, f"ligne{'s' if b > a else ''} {a}"
-                                      + (f" à {b}" if b > a else "") + f" supprimée{'s' if b > a else ''}."))
+                                      + (f" à {b}" if b > a else "") + f" supprimée{'s' if b > a else ''}.", b))
         if row_hash(r) != r["hash"]:
             v.problems.append(Problem("edited", seq, f"ligne {seq} modifiée : son contenu ne correspond plus à "
                                                      f"son empreinte."))
@@ -218,7 +219,8 @@ def verify(expected: Iterable[tuple[int, str]] = ()) -> Verification:
         if head[0] > last:
             a = last + 1
             v.problems.append(Problem("truncated", a, f"fin du journal supprimée : lignes {a} à {head[0]} absentes "
-                                                      f"(la dernière ligne enregistrée était la n° {head[0]})."))
+                                                      f"(la dernière ligne enregistrée était la n° {head[0]}).",
+                                      head[0]))
         elif head[0] == v.last_seq and head[1] != exp_prev:
             v.problems.append(Problem("edited", head[0], f"ligne {head[0]} : l'empreinte ne correspond pas à celle "
                                                          f"enregistrée en tête du journal."))
@@ -232,18 +234,28 @@ def _check_expected(v: Verification, rows: list[dict], anchor: dict | None, head
     if anchor:
         stored.setdefault(anchor["through_seq"], anchor["last_hash"])
     last = head[0] if head else (v.last_seq or 0)
+    gaps = [p for p in v.problems if p.kind in ("deleted", "truncated")]
+    recorded_in_gap: dict[int, list[int]] = {}
     for seq, h in expected:
         got = stored.get(seq)
         if got is None and anchor and seq < anchor["through_seq"]:
             v.expected_unverifiable += 1   # purged for retention: only the anchor row's hash is kept
             continue
         v.expected_checked += 1
+        gap = next((i for i, p in enumerate(gaps) if got is None and p.seq <= seq <= (p.last or p.seq)), None)
+        if gap is not None:  # already reported as deleted: said once, with the recorded head named
+            recorded_in_gap.setdefault(gap, []).append(seq)
+            continue
         if got is None:
             what = "n'existe plus" if seq <= last else "est absente : le journal s'arrête avant elle"
             v.problems.append(Problem("missing", seq, f"ligne {seq} relevée auparavant : elle {what}."))
         elif got != h:
             v.problems.append(Problem("rewritten", seq, f"ligne {seq} : son empreinte n'est plus celle relevée "
                                                         f"auparavant ({h[:12]}…) : le journal a été réécrit."))
+    for i, seqs in recorded_in_gap.items():
+        seqs = sorted(set(seqs))
+        gaps[i].message += (f" La ligne {seqs[0]} avait été relevée auparavant." if len(seqs) == 1 else
+                            f" Les lignes {', '.join(map(str, seqs))} avaient été relevées auparavant.")
 
 
 # -- export and retention ---------------------------------------------------------------------------
