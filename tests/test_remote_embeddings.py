@@ -147,6 +147,13 @@ def test_plan_names_remote_models_with_colons(monkeypatch):
     assert _plan_from_env("") == {"openai/bge-m3:latest": ("head", "body"), "use-m3": ("body",)}
 
 
+
+def search_ids(q: str) -> list[str]:
+    from territoria.search.engine import search
+
+    return [h.doc_id for h in search(q, k=3, tenant="t1")]
+
+
 def test_a_silent_server_does_not_stall_search(data_dir, monkeypatch):
     """A server that accepts connections but never answers: the query vector times out quickly, and the
     server is then left alone for a while, so the next searches do not wait again."""
@@ -183,9 +190,3 @@ def test_a_silent_server_does_not_stall_search(data_dir, monkeypatch):
         silent.close()
         get_embedder.cache_clear()
         engine._query_vector.cache_clear()
-
-
-def search_ids(q: str) -> list[str]:
-    from territoria.search.engine import search
-
-    return [h.doc_id for h in search(q, k=3, tenant="t1")]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -92,7 +93,7 @@ class OpenAIEmbedder(Embedder):
     def __init__(self, model: str):
         import httpx
 
-        from territoria.models.llm import _normalise_base_url
+        from territoria.models.openai_http import normalise_base_url
 
         base = os.environ.get("TERRITORIA_EMBED_BASE_URL") or os.environ.get("TERRITORIA_OPENAI_BASE_URL")
         if not base:
@@ -101,7 +102,7 @@ class OpenAIEmbedder(Embedder):
         self.model = model
         self.name = REMOTE_PREFIX + model
         self.dim = 0  # known after the first answer
-        self.base_url = _normalise_base_url(base)
+        self.base_url = normalise_base_url(base)
         key = os.environ.get("TERRITORIA_EMBED_API_KEY", os.environ.get("TERRITORIA_OPENAI_API_KEY", ""))
         e5 = "e5" in model.lower()
         self.query_prefix = os.environ.get("TERRITORIA_EMBED_QUERY_PREFIX", "query: " if e5 else "")
@@ -123,31 +124,17 @@ class OpenAIEmbedder(Embedder):
         self._client = httpx.Client(headers=headers)
 
     def _error(self, exc: Exception) -> TerritoriaError:
-        import httpx
+        from territoria.models.openai_http import http_error
 
-        resume = "Les documents restent cherchables (sans ce modèle) ; « territoria embed » reprend le calcul."
-        if isinstance(exc, httpx.HTTPStatusError):
-            code = exc.response.status_code
-            if code in (401, 403):
-                return TerritoriaError(f"Le serveur d'embeddings refuse l'accès (HTTP {code}).",
-                                       hint="Vérifiez TERRITORIA_EMBED_API_KEY. " + resume)
-            return TerritoriaError(f"Le serveur d'embeddings a répondu par une erreur HTTP {code} : "
-                                   f"{exc.response.text[:300]}",
-                                   hint=f"Vérifiez que le modèle « {self.model} » y est servi. " + resume)
-        if isinstance(exc, httpx.TimeoutException):
-            return TerritoriaError("Le serveur d'embeddings n'a pas répondu à temps.",
-                                   hint="Augmentez TERRITORIA_EMBED_TIMEOUT (ingestion) ou TERRITORIA_EMBED_QUERY_TIMEOUT "
-                                        "(recherche), ou réduisez TERRITORIA_EMBED_BATCH. " + resume)
-        if isinstance(exc, (ValueError, KeyError, TypeError, IndexError)):
-            return TerritoriaError(f"Réponse illisible du serveur d'embeddings {self.base_url} ({exc}).",
-                                   hint="Vérifiez que l'adresse est celle d'une API compatible OpenAI. " + resume)
-        return TerritoriaError(f"Le serveur d'embeddings {self.base_url} est injoignable ({exc.__class__.__name__}).",
-                               hint="Vérifiez TERRITORIA_EMBED_BASE_URL et que le serveur est démarré. " + resume)
+        return http_error(exc, server="Le serveur d'embeddings", base_url=self.base_url,
+                          key_var="TERRITORIA_EMBED_API_KEY", url_var="TERRITORIA_EMBED_BASE_URL",
+                          status_hint=f"Vérifiez que le modèle « {self.model} » y est servi.",
+                          timeout_hint="Augmentez TERRITORIA_EMBED_TIMEOUT (ingestion) ou TERRITORIA_EMBED_QUERY_TIMEOUT "
+                                       "(recherche), ou réduisez TERRITORIA_EMBED_BATCH.",
+                          then="Les documents restent cherchables (sans ce modèle) ; « territoria embed » reprend le calcul.")
 
     def _embed(self, texts: list[str], prefix: str, kind: str) -> np.ndarray:
         import httpx
-
-        import time
 
         if self._last_error is not None and time.monotonic() < self._down_until:
             raise self._last_error

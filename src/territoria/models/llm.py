@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from territoria.core.errors import TerritoriaError
+from territoria.models.openai_http import http_error, normalise_base_url
 
 BACKENDS = ("embedded", "openai")
 DEFAULT_BACKEND = "embedded"
@@ -271,15 +272,6 @@ class EmbeddedLLM(LLM):
 
 # -- OpenAI-compatible HTTP -------------------------------------------------------------------------
 
-def _normalise_base_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    url = url.rstrip("/")
-    if urlsplit(url).path in ("", "/"):
-        url += "/v1"  # a bare host: the OpenAI convention puts the API under /v1
-    return url
-
-
 class OpenAICompatLLM(LLM):
     backend = "openai"
 
@@ -291,7 +283,7 @@ class OpenAICompatLLM(LLM):
         if not base_url:
             raise TerritoriaError("Aucun serveur de modèle compatible OpenAI n'est configuré.",
                                   hint="Définissez TERRITORIA_OPENAI_BASE_URL (par exemple http://localhost:11434/v1).")
-        self.base_url = _normalise_base_url(base_url)
+        self.base_url = normalise_base_url(base_url)
         self.api_key = api_key if api_key is not None else os.environ.get("TERRITORIA_OPENAI_API_KEY", "")
         self.model = model or os.environ.get("TERRITORIA_OPENAI_MODEL") or ""
         extra_headers = headers
@@ -318,21 +310,10 @@ class OpenAICompatLLM(LLM):
                               hint="Définissez TERRITORIA_OPENAI_MODEL.")
 
     def _error(self, exc: Exception) -> TerritoriaError:
-        import httpx
-
-        if isinstance(exc, httpx.HTTPStatusError):
-            code = exc.response.status_code
-            detail = exc.response.text[:300]
-            if code in (401, 403):
-                return TerritoriaError(f"Le serveur de modèle refuse l'accès (HTTP {code}).",
-                                       hint="Vérifiez la clé TERRITORIA_OPENAI_API_KEY.")
-            return TerritoriaError(f"Le serveur de modèle a répondu par une erreur HTTP {code} : {detail}",
-                                   hint="Vérifiez TERRITORIA_OPENAI_MODEL et l'état du serveur.")
-        if isinstance(exc, httpx.TimeoutException):
-            return TerritoriaError("Le serveur de modèle n'a pas répondu à temps.",
-                                   hint="Réessayez plus tard ou augmentez TERRITORIA_OPENAI_TIMEOUT.")
-        return TerritoriaError(f"Le serveur de modèle {self.base_url} est injoignable ({exc.__class__.__name__}).",
-                               hint="Vérifiez TERRITORIA_OPENAI_BASE_URL et que le serveur est démarré.")
+        return http_error(exc, server="Le serveur de modèle", base_url=self.base_url, key_var="TERRITORIA_OPENAI_API_KEY",
+                          url_var="TERRITORIA_OPENAI_BASE_URL",
+                          status_hint="Vérifiez TERRITORIA_OPENAI_MODEL et l'état du serveur.",
+                          timeout_hint="Réessayez plus tard ou augmentez TERRITORIA_OPENAI_TIMEOUT.")
 
     def generate(self, messages, *, max_tokens=200, temperature=0.0, stop=None, on_token=None) -> Completion:
         import httpx

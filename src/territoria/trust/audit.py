@@ -242,11 +242,11 @@ def _check_expected(v: Verification, rows: list[dict], anchor: dict | None, head
             v.expected_unverifiable += 1   # purged for retention: only the anchor row's hash is kept
             continue
         v.expected_checked += 1
-        gap = next((i for i, p in enumerate(gaps) if got is None and p.seq <= seq <= (p.last or p.seq)), None)
-        if gap is not None:  # already reported as deleted: said once, with the recorded head named
-            recorded_in_gap.setdefault(gap, []).append(seq)
-            continue
         if got is None:
+            gap = next((i for i, p in enumerate(gaps) if p.seq <= seq <= p.last), None)
+            if gap is not None:  # already reported as deleted: said once, with the recorded head named
+                recorded_in_gap.setdefault(gap, []).append(seq)
+                continue
             what = "n'existe plus" if seq <= last else "est absente : le journal s'arrête avant elle"
             v.problems.append(Problem("missing", seq, f"ligne {seq} relevée auparavant : elle {what}."))
         elif got != h:
