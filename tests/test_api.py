@@ -66,6 +66,11 @@ def test_search_route(client):
     assert hits and hits[0]["doc_id"] == "F1344" and hits[0]["url"].startswith("https://")
     r = client.post("/api/search", json={"query": "   "}, headers=H)
     assert r.status_code == 400 and "vide" in r.json()["error"]["message"]
+    r = client.post("/api/search", json={"query": "passeport", "filters": {"date_from": "2024-13-40"}}, headers=H)
+    assert r.status_code == 400 and "illisible" in r.json()["error"]["message"] and r.json()["error"]["hint"]
+    r = client.post("/api/search", json={"query": "passeport", "mode": "bm25", "filters": {"date_from": "2099"}},
+                    headers=H)
+    assert r.status_code == 200 and r.json()["hits"] == [] and "filtres" in r.json()["message"]
 
 
 def test_ask_json_and_sse(client):

@@ -161,6 +161,34 @@ def test_filters_by_source_and_type(data_dir, corpus):
         h.source == "mairie" for h in search("passeport", k=5, mode="bm25", tenant="t1", filters=Filters(doc_type="md")))
 
 
+def test_date_filters_forms_errors_and_no_hit_messages(data_dir, corpus):
+    from territoria.core.errors import TerritoriaError
+
+    ingest_paths([corpus], tenant="t1")
+    # French order, year and month stand for their first / last day
+    f = Filters(date_from="28/08/2019", date_to="2020-01")
+    assert (f.date_from, f.date_to) == ("2019-08-28", "2020-01-31")
+    assert Filters(date_to="2024-02").date_to == "2024-02-29"
+    hits = search("carte", k=10, mode="bm25", tenant="t1", filters=Filters(date_from="2019", date_to="2019"))
+    assert hits and all(h.doc_id in {"F1341", "F10434"} for h in hits)  # the two fiches dated 2019
+    for bad in ("2025-13-01", "31/02/2024", "hier"):
+        with pytest.raises(TerritoriaError, match="illisible"):
+            Filters(date_from=bad)
+    with pytest.raises(TerritoriaError, match="après la date de fin"):
+        Filters(date_from="2021", date_to="2020")
+    base = ["--data-dir", str(data_dir), "search"]
+    r = runner.invoke(app, base + ["passeport", "--tenant", "t1", "--from", "2025-13-01"])
+    assert r.exit_code == 2 and "illisible" in r.output and "AAAA-MM-JJ" in r.output
+    r = runner.invoke(app, base + ["passeport", "--tenant", "t1", "--from", "2030", "--mode", "bm25"])
+    assert r.exit_code == 0 and "filtres" in r.output  # not "have you ingested anything?"
+    r = runner.invoke(app, base + ["xqzwkv", "--tenant", "t1", "--mode", "bm25"])
+    assert "Aucun passage" in r.output
+    r = runner.invoke(app, base + ["passeport", "--tenant", "vide", "--mode", "bm25"])
+    assert "territoria ingest" in r.output
+    r = runner.invoke(app, base + ["  ", "--tenant", "t1"])
+    assert r.exit_code == 2 and "vide" in r.output
+
+
 def test_files_folders_and_bad_input_continue_and_keep_stored(data_dir, tmp_path):
     folder = tmp_path / "docs"
     shutil.copytree(FIX, folder)

@@ -213,19 +213,24 @@ def search(
     """Rechercher dans les documents (lexical français, dense, ou hybride par défaut)."""
     import json as _json
 
-    from territoria.search.engine import MODES, Filters
+    from territoria.search.engine import MODES, NO_HITS, Filters, no_hits_reason
     from territoria.search.engine import search as do_search
 
     if mode not in MODES:
         _fail(f"mode « {mode} » inconnu : choisissez parmi {', '.join(MODES)}.", 2)
-    hits = do_search(query, k=k, mode=mode, tenant=_tenant(tenant),
-                     filters=Filters(source=source, doc_type=doc_type, date_from=date_from, date_to=date_to,
-                                     visibility=("public",) if public else None))
+    if not query.strip():
+        _fail(NO_HITS["empty_query"], 2)
+    try:
+        filters = Filters(source=source, doc_type=doc_type, date_from=date_from, date_to=date_to,
+                          visibility=("public",) if public else None)
+    except TerritoriaError as exc:  # an unreadable or inverted date: a usage error
+        _fail(str(exc), 2)
+    hits = do_search(query, k=k, mode=mode, tenant=_tenant(tenant), filters=filters)
     if json_out:
         typer.echo(_json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
         return
     if not hits:
-        typer.echo("Aucun résultat. Avez-vous ingéré des documents (« territoria ingest ») ?")
+        typer.echo(NO_HITS[no_hits_reason(query, tenant=_tenant(tenant), filters=filters)])
     for i, h in enumerate(hits, 1):
         where = " › ".join(x for x in (h.section, f"p. {h.page}" if h.page else "") if x)
         typer.echo(f"{i:>2}. [{h.score:.4f}] {h.title} ({h.doc_id}){' — ' + where if where else ''}")

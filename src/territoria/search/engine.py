@@ -7,9 +7,11 @@ vectors computed in the background become searchable as they arrive.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,8 +47,49 @@ class Filters:
     # allowed document visibilities (None: all). Citizens and public keys get ("public",).
     visibility: tuple[str, ...] | None = None
 
+    def __post_init__(self) -> None:
+        self.date_from = parse_filter_date(self.date_from, end=False)
+        self.date_to = parse_filter_date(self.date_to, end=True)
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise TerritoriaError(f"La date de début ({self.date_from}) est après la date de fin ({self.date_to}).",
+                                  hint="Inversez les deux dates.")
+
     def active(self) -> bool:
         return any((self.source, self.doc_type, self.date_from, self.date_to)) or self.visibility is not None
+
+
+_DATE_FORMS = (
+    (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"), ("y", "m", "d")),
+    (re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"), ("d", "m", "y")),  # French order: 31/12/2024
+    (re.compile(r"(\d{4})-(\d{1,2})"), ("y", "m")),
+    (re.compile(r"(\d{4})"), ("y",)),
+)
+
+
+def parse_filter_date(value: str | None, *, end: bool) -> str | None:
+    """A filter date as ISO AAAA-MM-JJ. Also accepted: JJ/MM/AAAA, AAAA-MM and AAAA, which stand for
+    their first day as a start and their last day as an end (so « 2024 » to « 2024 » is the whole year)."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    for rx, fields in _DATE_FORMS:
+        m = rx.fullmatch(text)
+        if not m:
+            continue
+        parts = dict(zip(fields, (int(g) for g in m.groups())))
+        y, mo = parts["y"], parts.get("m", 12 if end else 1)
+        try:
+            if "d" in parts:
+                return _dt.date(y, mo, parts["d"]).isoformat()
+            if end:
+                nxt = _dt.date(y + (mo == 12), mo % 12 + 1, 1)
+                return (nxt - _dt.timedelta(days=1)).isoformat()
+            return _dt.date(y, mo, 1).isoformat()
+        except ValueError:
+            break
+    which = "de fin" if end else "de début"
+    raise TerritoriaError(f"Date {which} « {text} » illisible ou impossible.",
+                          hint="Écrivez-la AAAA-MM-JJ (par exemple 2024-03-31), JJ/MM/AAAA, AAAA-MM ou AAAA.")
 
 
 @dataclass
@@ -505,6 +548,28 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
     top = _rank_docs(scores, mask, k)
     return _hits(idx, tenant or settings.tenant, settings, top, scores, chunks,
                  filters.visibility if filters else None)
+
+
+NO_HITS = {
+    "empty_query": "La recherche est vide : écrivez quelques mots ou une question.",
+    "empty_index": "Aucun document n'est encore indexé ici. Ajoutez-en avec « territoria ingest DOSSIER ».",
+    "filtered_out": "Aucun document ne correspond aux filtres demandés (source, type, dates) : élargissez-les.",
+    "no_match": "Aucun passage ne correspond à ces mots. Essayez d'autres mots, plus simples ou plus généraux.",
+}
+
+
+def no_hits_reason(query: str, *, tenant: str | None = None, filters: Filters | None = None,
+                   settings: Settings | None = None) -> str:
+    """Why a search found nothing: a key of NO_HITS, so that the user is told what to change."""
+    if not query.strip():
+        return "empty_query"
+    idx = get_index(tenant, settings or get_settings())
+    if idx.n_docs == 0:
+        return "empty_index"
+    mask = idx.doc_mask(filters)
+    if mask is not None and not mask.any():
+        return "filtered_out"
+    return "no_match"
 
 
 def _hits(idx: ChunkIndex, tenant: str, settings: Settings, docs: np.ndarray, scores: np.ndarray,

@@ -255,7 +255,7 @@ def create_app() -> FastAPI:
     # -- search --
     @app.post("/api/search", tags=["recherche"], summary="Rechercher dans les documents")
     def api_search(req: SearchRequest, p: Principal = Depends(require("public"))):
-        from territoria.search.engine import Filters, search
+        from territoria.search.engine import NO_HITS, Filters, no_hits_reason, search
 
         p = for_body_tenant(p, req.tenant)
         t = p.tenant
@@ -263,11 +263,14 @@ def create_app() -> FastAPI:
             raise ApiError("La recherche est vide.", code="empty_query", hint="Saisissez des mots ou une question.")
         f = req.filters or SearchFilters()
         t0 = time.perf_counter()
-        hits = search(req.query, k=req.k, mode=req.mode, tenant=t,
-                      filters=Filters(source=f.source, doc_type=f.doc_type, date_from=f.date_from, date_to=f.date_to,
-                                      visibility=p.visibility))
-        return {"query": req.query, "mode": req.mode, "tenant": t, "hits": [h.to_dict() for h in hits],
-                "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
+        filters = Filters(source=f.source, doc_type=f.doc_type, date_from=f.date_from, date_to=f.date_to,
+                          visibility=p.visibility)
+        hits = search(req.query, k=req.k, mode=req.mode, tenant=t, filters=filters)
+        out = {"query": req.query, "mode": req.mode, "tenant": t, "hits": [h.to_dict() for h in hits],
+               "took_ms": round((time.perf_counter() - t0) * 1000, 1)}
+        if not hits:  # say what to change rather than an empty list alone
+            out["message"] = NO_HITS[no_hits_reason(req.query, tenant=t, filters=filters)]
+        return out
 
     # -- assistant --
     @app.post("/api/ask", tags=["assistant"], summary="Poser une question à l'assistant (réponse sourcée)",
