@@ -235,6 +235,11 @@ def test_cli_ingest_search_delete(data_dir, corpus):
     assert r.exit_code == 1 and "introuvable" in r.output
     r = runner.invoke(app, ["--data-dir", str(data_dir), "ingest", str(data_dir / "absent.pdf")])
     assert r.exit_code == 1 and "introuvable" in r.output.lower()
+    (data_dir / "vide").mkdir()  # an empty (or unmounted) folder is not a silent success
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "ingest", str(data_dir / "vide"), "--dense", "off"])
+    assert r.exit_code == 1 and "Aucun document" in r.output
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "ingest", str(corpus), "--dense", "of"])
+    assert r.exit_code == 2 and "inline, background ou off" in r.output
 
 
 def test_eval_retrieval_json(data_dir, corpus, tmp_path):

@@ -65,6 +65,8 @@ def ingest(
     con = _console()
     if visibility not in (None, "public", "internal"):
         _fail(f"visibilité « {visibility} » inconnue : public ou internal.", 2)
+    if dense not in ("inline", "background", "off"):
+        _fail(f"--dense « {dense} » inconnu : inline, background ou off.", 2)
     try:
         if registry.ensure(_tenant(tenant)):
             con.print(f"Collectivité « {_tenant(tenant)} » créée (territoria tenant list).")
@@ -82,6 +84,9 @@ def ingest(
                                progress=prog, visibility=visibility)
     for p in missing:
         summary.failed.append((str(p), "Fichier ou dossier introuvable."))
+    if not (summary.ingested or summary.unchanged or summary.failed):  # e.g. an empty or unmounted folder
+        for p in paths:
+            summary.failed.append((str(p), "Aucun document trouvé ici (dossier vide ?) : rien n'a été ingéré."))
     rate = (summary.ingested + summary.unchanged) / summary.seconds if summary.seconds else 0
     con.print(f"[green]{summary.ingested} ingéré(s)[/], {summary.unchanged} inchangé(s), "
               f"[red]{len(summary.failed)} en échec[/] — {summary.chunks} passages, {rate:.1f} docs/s, "
