@@ -235,6 +235,11 @@ def test_cli_ingest_search_delete(data_dir, corpus):
     assert r.exit_code == 1 and "introuvable" in r.output
     r = runner.invoke(app, ["--data-dir", str(data_dir), "ingest", str(data_dir / "absent.pdf")])
     assert r.exit_code == 1 and "introuvable" in r.output.lower()
+    odd = data_dir / "crochets"
+    odd.mkdir()
+    (odd / "rapport [v2].pdf").write_bytes(b"pas un pdf")  # brackets in a name are not console markup
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "ingest", str(odd), "--dense", "off"])
+    assert r.exit_code == 1 and "[v2]" in r.output  # it was shown as « rapport .pdf »
     (data_dir / "vide").mkdir()  # an empty (or unmounted) folder is not a silent success
     r = runner.invoke(app, ["--data-dir", str(data_dir), "ingest", str(data_dir / "vide"), "--dense", "off"])
     assert r.exit_code == 1 and "Aucun document" in r.output

@@ -40,7 +40,7 @@ def _global(
 
 # -- core commands: ingestion, search, evaluation -------------------------------------------------
 
-from territoria.cli_common import _console, _fail, _tenant  # noqa: E402
+from territoria.cli_common import _console, _escape, _fail, _tenant  # noqa: E402
 
 
 @app.command()
@@ -74,7 +74,7 @@ def ingest(
         _fail(exc.message + (f" {exc.hint}" if exc.hint else ""), 2)
     missing = [p for p in paths if not p.exists()]
     for p in missing:
-        con.print(f"[red]Introuvable :[/] {p}")
+        con.print(f"[red]Introuvable :[/] {_escape(p)}")
     cols = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeRemainingColumn()]
     with Progress(*cols, console=con, transient=False) as prog:
@@ -92,7 +92,7 @@ def ingest(
               f"[red]{len(summary.failed)} en échec[/] — {summary.chunks} passages, {rate:.1f} docs/s, "
               f"{summary.seconds:.1f} s")
     for f, reason in summary.failed:
-        con.print(f"  [red]✗[/] {f} : {reason}")
+        con.print(f"  [red]✗[/] {_escape(f)} : {_escape(reason)}")
     embedded = {}
     if dense == "inline":
         embedded = _embed(_tenant(tenant))
@@ -351,7 +351,7 @@ def main() -> None:
     try:
         app()
     except TerritoriaError as exc:  # what went wrong and what to do, in French, never a traceback
-        _console().print(f"[bold red]Erreur :[/] {exc}")
+        _console().print(f"[bold red]Erreur :[/] {_escape(exc)}")
         sys.exit(1)
 
 

@@ -25,6 +25,13 @@ def _tenant(tenant: Optional[str]) -> str:
         _fail(exc.message + (f" {exc.hint}" if exc.hint else ""), 2)
 
 
+def _escape(text) -> str:
+    """Text shown through rich: file names like « rapport [v2].pdf » must not be read as markup."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
 def _fail(msg: str, code: int = 1):
-    _console().print(f"[bold red]Erreur :[/] {msg}")
+    _console().print(f"[bold red]Erreur :[/] {_escape(msg)}")
     raise typer.Exit(code)

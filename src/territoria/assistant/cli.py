@@ -13,7 +13,7 @@ from typing import Optional
 import typer
 
 
-from territoria.cli_common import _console, _fail, _tenant  # noqa: E402
+from territoria.cli_common import _console, _escape, _fail, _tenant  # noqa: E402
 
 
 def ask_command(
@@ -59,7 +59,7 @@ def ask_command(
             typer.echo(f"[{c.n}] {c.title}" + (f" — {where}" if where else "") + (f"\n    {c.url}" if c.url else ""))
     con = _console()
     for w in ans.warnings + ans.notes:
-        con.print(f"[yellow]{w}[/]")
+        con.print(f"[yellow]{_escape(w)}[/]")
     lat = ans.latency_ms
     ft = f"{lat['first_token'] / 1000:.1f} s" if lat.get("first_token") is not None else "—"
     con.print(f"[dim]{ans.model or 'sans modèle'} · premier mot {ft} · total {lat['total'] / 1000:.1f} s · "

@@ -102,7 +102,7 @@ EXTRACTIVE_LEAD = "Voici ce qu'indique le document « {title} » :"
 INJECTION_WARNING = ("Un document contenait des instructions adressées à l'assistant ; elles ont été ignorées.")
 SOURCES_HEADER = "Sources :"
 SMALL_MODEL_WARNING = ("Attention : le modèle 1.5B n'est pas installé, le petit modèle 0.5B est utilisé ; "
-                       "ses réponses sont moins fiables.")
+                       "ses réponses sont moins fiables (installez le 1.5B : « pip install -e '.[llm]' »).")
 
 
 def abstain_message(reason: str, **kw) -> str:

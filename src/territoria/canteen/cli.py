@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from territoria.core.errors import TerritoriaError
+from territoria.cli_common import _escape
 
 app = typer.Typer(
     help="Cantines : prévoir les repas à préparer par cantine et par jour (moins de gaspillage, aucun enfant sans repas).",
@@ -32,9 +33,9 @@ def _friendly(fn):
         try:
             return fn(*args, **kwargs)
         except TerritoriaError as exc:
-            err.print(f"[bold red]Erreur :[/] {exc.message}")
+            err.print(f"[bold red]Erreur :[/] {_escape(exc.message)}")
             if exc.hint:
-                err.print(f"[yellow]À faire :[/] {exc.hint}")
+                err.print(f"[yellow]À faire :[/] {_escape(exc.hint)}")
             raise typer.Exit(1)
 
     return wrapper
@@ -90,7 +91,7 @@ def import_cmd(
     note = attribution or _source_note(source if source.is_dir() else source.parent)
     if note:
         (store.tenant_dir() / "source.txt").write_text(note, encoding="utf-8")
-    out.print(f"[green]Import terminé[/] : {info['rows_read']} lignes lues dans {', '.join(info['files'])}.")
+    out.print(f"[green]Import terminé[/] : {info['rows_read']} lignes lues dans {_escape(', '.join(info['files']))}.")
     out.print(f"{info['rows_stored']} jours-cantine enregistrés, {info['sites']} cantines, "
               f"du {info['first_date']} au {info['last_date']}.")
     out.print("Covariables : " + (", ".join(info["covariates"]) if info["covariates"] else

