@@ -73,6 +73,19 @@ def test_search_route(client):
     assert r.status_code == 200 and r.json()["hits"] == [] and "filtres" in r.json()["message"]
 
 
+def test_invalid_requests_say_which_field_and_what_it_expects(client):
+    def err(body, **kw):
+        r = client.post("/api/search", headers={**H, "content-type": "application/json"}, content=body, **kw)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+        return r.json()["error"]["message"]
+
+    assert "pas du JSON valide" in err("pas du json")
+    assert "« query » (texte attendu)" in err('{"query": 12}')  # the field named query was dropped
+    assert "« k » (nombre entier attendu)" in err('{"query": "x", "k": "beaucoup"}')
+    assert "objet JSON" in err("[1, 2]")
+    assert "« query » manquant" in err("{}")
+
+
 def test_ask_json_and_sse(client):
     r = client.post("/api/ask", json={"question": "Comment refaire une carte d'identité perdue ?"}, headers=H)
     assert r.status_code == 200

@@ -51,6 +51,11 @@ class ApiError(TerritoriaError):
         self.code = code
 
 
+# pydantic error kinds (prefix) -> what the field expects, for the French validation message
+_EXPECTED = {"int": "nombre entier", "float": "nombre", "decimal": "nombre", "string": "texte", "bool": "true ou false",
+             "list": "liste", "dict": "objet JSON", "model": "objet JSON", "date": "date AAAA-MM-JJ"}
+
+
 def _error_body(message: str, code: str, hint: str | None = None) -> dict:
     return {"error": {"message": message, "hint": hint, "code": code}}
 
@@ -195,14 +200,23 @@ def create_app() -> FastAPI:
     async def _validation(request: Request, exc: RequestValidationError):
         problems = []
         for e in exc.errors():
-            loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path"))
+            parts = list(e.get("loc", ()))
+            if parts and parts[0] in ("body", "query", "path", "header"):  # where, not which field
+                parts = parts[1:]
+            loc = ".".join(str(x) for x in parts)
             kind = e.get("type", "")
-            if kind == "missing":
+            if kind == "json_invalid":
+                problems.append("le corps de la requête n'est pas du JSON valide")
+            elif not loc and kind in ("model_type", "model_attributes_type", "dict_type"):
+                problems.append("le corps de la requête doit être un objet JSON")
+            elif kind == "missing":
                 problems.append(f"champ « {loc} » manquant")
             elif kind.startswith("literal") or kind == "enum":
                 problems.append(f"valeur non autorisée pour « {loc} »")
             elif "greater" in kind or "less" in kind:
                 problems.append(f"valeur hors limites pour « {loc} »")
+            elif kind.split("_")[0] in _EXPECTED:
+                problems.append(f"valeur invalide pour « {loc} » ({_EXPECTED[kind.split('_')[0]]} attendu)")
             else:
                 problems.append(f"valeur invalide pour « {loc} »")
         return JSONResponse(_error_body("Requête invalide : " + "; ".join(problems) + ".", "invalid_request",
