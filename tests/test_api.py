@@ -66,6 +66,8 @@ def test_search_route(client):
     assert hits and hits[0]["doc_id"] == "F1344" and hits[0]["url"].startswith("https://")
     r = client.post("/api/search", json={"query": "   "}, headers=H)
     assert r.status_code == 400 and "vide" in r.json()["error"]["message"]
+    r = client.post("/api/search", json={"query": "piscine " * 300}, headers=H)  # one request cannot hog the CPU
+    assert r.status_code == 400 and "trop longue" in r.json()["error"]["message"]
     r = client.post("/api/search", json={"query": "passeport", "filters": {"date_from": "2024-13-40"}}, headers=H)
     assert r.status_code == 400 and "illisible" in r.json()["error"]["message"] and r.json()["error"]["hint"]
     r = client.post("/api/search", json={"query": "passeport", "mode": "bm25", "filters": {"date_from": "2099"}},
@@ -168,6 +170,8 @@ def test_openai_models_embeddings_and_chat(client):
     assert r.status_code == 404 and "inconnu" in r.json()["error"]["message"]
     r = client.post("/v1/embeddings", json={"input": "x", "model": "openai/bge-m3"})  # never a relay elsewhere
     assert r.status_code == 404
+    r = client.post("/v1/embeddings", json={"input": ["mot " * 2500], "model": "e5-small"})  # bounded work
+    assert r.status_code == 413 and "trop longs" in r.json()["error"]["message"]
     body = {"model": "territoria-assistant", "messages": [
         {"role": "system", "content": "Tu es un assistant."},
         {"role": "user", "content": "Comment refaire une carte d'identité perdue ?"}]}

@@ -37,7 +37,7 @@ from territoria.core.settings import get_settings
 
 log = logging.getLogger("territoria.assistant")
 
-MAX_QUESTION_CHARS = 2000
+MAX_QUESTION_CHARS = 2000  # = search.engine.MAX_QUERY_CHARS
 MAX_TOKENS = int(os.environ.get("TERRITORIA_LLM_MAX_TOKENS", "180"))
 SEARCH_K = 8
 # When no sentence of the model passes the checks, the answer quotes the first passage, except when the
@@ -196,7 +196,8 @@ def rewrite_question(question: str, history: list[dict], llm=None, backend: str 
         ans = (t.get("answer") or "").strip()
         if ans:
             lines.append("Assistant : " + re.sub(r"\s*\[\d+\]", "", split_sentences(ans)[0] if ans else "")[:240])
-    fallback = f"{last[-1].get('search_query') or last[-1].get('question')} {question}"
+    previous = last[-1].get('search_query') or last[-1].get('question') or ""
+    fallback = f"{previous[:max(0, MAX_QUESTION_CHARS - len(question) - 1)]} {question}".strip()  # search's limit
     try:
         from territoria.models.llm import get_llm
 

@@ -31,6 +31,9 @@ from territoria.search.dense import DEFAULT_PLAN, DenseMatrix
 log = logging.getLogger("territoria.search")
 
 MODES = ("bm25", "dense", "hybrid")
+# A question, not a document: the encoders' cost grows with the text (an 85,000-character query kept both
+# cores busy for over a minute), so one request must not be able to monopolise the server.
+MAX_QUERY_CHARS = 2000
 RRF_K = 60
 HEAD_WEIGHT = 0.5  # share of the head chunk's BM25 score added to a document's best passage
 BM25_K1, BM25_B = 0.9, 0.4
@@ -510,6 +513,9 @@ def search(query: str, *, k: int = 10, mode: str = "hybrid", tenant: str | None 
            filters: Filters | None = None, settings: Settings | None = None) -> list[Hit]:
     if mode not in MODES:
         raise ValueError(f"Mode de recherche inconnu : {mode!r} (choisir parmi {', '.join(MODES)}).")
+    if len(query) > MAX_QUERY_CHARS:
+        raise TerritoriaError(f"La recherche est trop longue ({len(query)} caractères, {MAX_QUERY_CHARS} au plus).",
+                              hint="Gardez les mots essentiels ou une question courte.")
     settings = settings or get_settings()
     idx = get_index(tenant, settings)
     if idx.n_docs == 0 or not query.strip():

@@ -496,6 +496,12 @@ def create_app() -> FastAPI:
             raise ApiError("Le champ « input » doit être un texte ou une liste de textes.", code="invalid_input")
         if len(texts) > 256:
             raise ApiError("Trop de textes dans une seule requête (256 au plus).", code="too_many_inputs")
+        # encoding time grows with the text: bound one request (the passages of search are ~1,200 characters)
+        longest = max(len(x) for x in texts)
+        if longest > 8000 or sum(len(x) for x in texts) > 200_000:
+            raise ApiError(f"Textes trop longs ({longest} caractères pour le plus long, "
+                           f"{sum(len(x) for x in texts)} en tout ; 8 000 par texte et 200 000 en tout au plus).",
+                           code="input_too_long", status=413, hint="Découpez les textes en passages plus courts.")
         name = req.model or "e5-small"
         if name in ("text-embedding-ada-002", "text-embedding-3-small", "text-embedding-3-large"):
             name = "e5-small"  # OpenAI clients with a hard-coded model name
