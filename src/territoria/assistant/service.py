@@ -192,7 +192,7 @@ def rewrite_question(question: str, history: list[dict], llm=None, backend: str 
     last = history[-2:]
     lines = []
     for t in last:
-        lines.append(f"Usager : {t.get('search_query') or t.get('question')}")
+        lines.append(f"Usager : {(t.get('search_query') or t.get('question') or '')[:500]}")  # a bounded prompt
         ans = (t.get("answer") or "").strip()
         if ans:
             lines.append("Assistant : " + re.sub(r"\s*\[\d+\]", "", split_sentences(ans)[0] if ans else "")[:240])
