@@ -86,6 +86,8 @@ def test_invalid_requests_say_which_field_and_what_it_expects(client):
     assert "« k » (nombre entier attendu)" in err('{"query": "x", "k": "beaucoup"}')
     assert "objet JSON" in err("[1, 2]")
     assert "« query » manquant" in err("{}")
+    r = client.post("/ui/api/ask", json={"question": "x" * 20001})  # the chat's own route has a length cap
+    assert r.status_code == 422 and "« question » trop long (20000 au plus)" in r.json()["error"]["message"]
 
 
 def test_ask_json_and_sse(client):

@@ -174,9 +174,15 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(AuthRequired)
     async def _auth_error(request: Request, exc: AuthRequired):
-        return JSONResponse(_error_body(str(exc), "unauthorized",
-                                        "Ajoutez l'en-tête « Authorization: Bearer <clé> » ; l'administrateur crée une clé "
-                                        "avec « territoria apikey create --tenant <collectivité> --role agent »."),
+        from territoria.web.security import _bearer
+
+        if _bearer(request.headers.get("authorization")):  # a key was sent: the key is wrong, not the request
+            hint = ("Vérifiez la clé (l'administrateur voit les clés actives avec « territoria apikey list ») "
+                    "ou demandez-en une nouvelle.")
+        else:
+            hint = ("Ajoutez l'en-tête « Authorization: Bearer <clé> » ; l'administrateur crée une clé "
+                    "avec « territoria apikey create --tenant <collectivité> --role agent ».")
+        return JSONResponse(_error_body(str(exc), "unauthorized", hint),
                             status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(AccessDenied)
@@ -213,6 +219,11 @@ def create_app() -> FastAPI:
                 problems.append(f"champ « {loc} » manquant")
             elif kind.startswith("literal") or kind == "enum":
                 problems.append(f"valeur non autorisée pour « {loc} »")
+            elif kind in ("string_too_long", "too_long"):
+                limit = (e.get("ctx") or {}).get("max_length")
+                problems.append(f"« {loc} » trop long" + (f" ({limit} au plus)" if limit else ""))
+            elif kind in ("string_too_short", "too_short"):
+                problems.append(f"« {loc} » trop court ou vide")
             elif "greater" in kind or "less" in kind:
                 problems.append(f"valeur hors limites pour « {loc} »")
             elif kind.split("_")[0] in _EXPECTED:
