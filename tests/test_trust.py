@@ -238,7 +238,9 @@ def test_roles_and_keys(world):
     accounts.revoke_key(k["key_id"])
     r = c.get("/api/me", headers=h)
     assert r.status_code == 401 and "révoquée" in r.json()["error"]["message"]
+    assert "apikey list" in r.json()["error"]["hint"]  # the key is wrong: not "add the Authorization header"
     assert c.get("/api/me", headers={"Authorization": "Bearer tk_00000000_faux"}).status_code == 401
+    assert "Ajoutez l'en-tête" in c.get("/api/me").json()["error"]["hint"]
 
 
 def test_users_passwords_and_agent_space_roles(world):
@@ -700,6 +702,13 @@ def test_tenant_delete_removes_its_data_and_keeps_the_audit_log(data_dir, tmp_pa
         conversations.append(t, "c-1", {"question": "q", "answer": "", "abstained": True, "doc_ids": []})
     key = accounts.create_key(tenant="x", role="agent")["key"]
     audit.record("test.output", tenant="x", input="entrée", output="sortie")
+    from territoria.core.settings import get_settings
+    from territoria.search.engine import search
+
+    for t in ("x", "y"):  # builds each tenant's search index, cached on disk with the documents' words
+        assert search("note collectivité", mode="bm25", tenant=t)
+    cached = {t: get_settings().cache_dir / f"index-{t}" for t in ("x", "y")}
+    assert all(d.is_dir() for d in cached.values())
     out = subprocess.run([sys.executable, "-m", "territoria.cli", "--data-dir", str(data_dir), "tenant", "delete", "x",
                           "--yes"], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0 and "supprimée" in out.stdout and "1 réponse(s)" in out.stdout
@@ -712,3 +721,94 @@ def test_tenant_delete_removes_its_data_and_keeps_the_audit_log(data_dir, tmp_pa
     assert answer_log.get("x", answer_ids["x"]) is None and answer_log.get("y", answer_ids["y"])  # citizens' questions
     assert [r["tenant"] for r in audit.rows()] == ["x"] and audit.verify().ok  # the legal trace stays
     assert not tenants.exists("x") and tenants.exists("y")
+    assert not cached["x"].exists() and cached["y"].is_dir()  # no words of x's documents left on disk
+
+
+# -- CLI of the trust layer on bad input: French messages, exit code 2 for usage errors, nothing half-written --
+
+def _invoke(data_dir: Path, *args: str, input: str | None = None):
+    """(exit code, output with line breaks folded: rich wraps long messages) of one in-process CLI call."""
+    from typer.testing import CliRunner
+
+    from territoria.cli import app
+
+    out = CliRunner().invoke(app, ["--data-dir", str(data_dir), *args], input=input)
+    assert out.exception is None or isinstance(out.exception, SystemExit), out.exception  # no traceback
+    return out.exit_code, " ".join(out.output.split())
+
+
+def test_tenant_cli_bad_input_leaves_nothing_half_created(data_dir):
+    from territoria.trust import tenants
+
+    code, text = _invoke(data_dir, "tenant", "create", "mairie-x", "--attach", "corpus-inconnu")
+    assert code == 1 and "« corpus-inconnu » inconnue" in text
+    assert not tenants.exists("mairie-x")  # the typo in --attach created nothing
+    code, text = _invoke(data_dir, "tenant", "create", "mairie x")
+    assert code == 2 and "invalide" in text
+    assert _invoke(data_dir, "tenant", "create", "sp", "--commons")[0] == 0
+    code, text = _invoke(data_dir, "tenant", "create", "sp")  # not silently « déjà existante » as a commune
+    assert code == 1 and "corpus commun" in text and tenants.get("sp")["kind"] == "commons"
+    code, text = _invoke(data_dir, "tenant", "delete", "mairie x", "--yes")
+    assert code == 2 and "tenant create" not in text  # no hint to create a name that cannot exist
+    assert _invoke(data_dir, "tenant", "create", "mairie-a", "--attach", "sp")[0] == 0
+    code, text = _invoke(data_dir, "tenant", "delete", "sp", input="n\n")
+    assert code == 1 and "lu par : mairie-a" in text and "annulée" in text and tenants.exists("sp")
+
+
+def test_user_and_key_cli_bad_input(data_dir):
+    from territoria.store import get_trust_store
+    from territoria.trust import accounts, tenants
+
+    tenants.create("mairie-a")
+    tenants.create("mairie-b")
+    code, text = _invoke(data_dir, "user", "create", "x@a.fr", "--tenant", "mairie a", "--role", "agent",
+                         "--password", "0123456789ab")
+    assert code == 2 and "invalide" in text and "tenant create" not in text
+    assert _invoke(data_dir, "apikey", "create", "--tenant", "mairie-a", "--role", "Admin")[0] == 2
+    # an empty OpenID identity would make an account nobody can ever open
+    code, text = _invoke(data_dir, "user", "create", "x@a.fr", "--tenant", "mairie-a", "--role", "agent",
+                         "--oidc-subject", " ")
+    assert code == 1 and get_trust_store().get_user("x@a.fr") is None
+    # one identity opens one account: else the login lands in whichever tenant the database returns first
+    assert _invoke(data_dir, "user", "create", "maire@a.fr", "--tenant", "mairie-a", "--role", "admin",
+                   "--oidc-subject", "maire@a.fr")[0] == 0
+    code, text = _invoke(data_dir, "user", "create", "piege@b.fr", "--tenant", "mairie-b", "--role", "admin",
+                         "--oidc-subject", "maire@a.fr")
+    assert code == 1 and "déjà liée" in text and get_trust_store().get_user("piege@b.fr") is None
+    # the password prompt answers in French, also without a terminal or with two different entries
+    code, text = _invoke(data_dir, "user", "create", "y@a.fr", "--tenant", "mairie-a", "--role", "agent", input="")
+    assert code == 1 and "--password-stdin" in text and "Aborted" not in text
+    code, text = _invoke(data_dir, "user", "password", "maire@a.fr", input="0123456789ab\nautre chose 12\n" * 3)
+    assert code == 1 and "diffèrent" in text and "do not match" not in text
+    assert _invoke(data_dir, "user", "list", "--tenant", "mairie-b")[1].startswith("Aucun utilisateur")
+    # revoking with the whole key (what the secretary has at hand), twice
+    k = accounts.create_key(tenant="mairie-a", role="public")
+    code, text = _invoke(data_dir, "apikey", "revoke", k["key"])
+    assert code == 0 and f"Clé {k['key_id']} révoquée" in text and accounts.principal_for_key(k["key"]) is None
+    code, text = _invoke(data_dir, "apikey", "revoke", k["key_id"])
+    assert code == 1 and "déjà révoquée" in text
+
+
+def test_audit_cli_bad_periods_never_purge_or_crash(data_dir, tmp_path, monkeypatch):
+    from territoria.core.errors import TerritoriaError
+    from territoria.trust import audit
+
+    _fill(3)
+    code, text = _invoke(data_dir, "audit", "purge", "--days", "-5")  # was: every row deleted, today's too
+    assert code == 2 and "invalide" in text
+    code, text = _invoke(data_dir, "audit", "purge", "--before", "2999-01-01")
+    assert code == 2 and "futur" in text
+    monkeypatch.setenv("TERRITORIA_AUDIT_RETENTION_DAYS", "un an")
+    code, text = _invoke(data_dir, "audit", "purge")
+    assert code == 1 and "TERRITORIA_AUDIT_RETENTION_DAYS" in text
+    monkeypatch.delenv("TERRITORIA_AUDIT_RETENTION_DAYS")
+    assert len(list(audit.rows())) == 3 and audit.verify().ok
+    code, text = _invoke(data_dir, "audit", "export", "--out", str(tmp_path / "absent" / "f.jsonl"))
+    assert code == 1 and "Impossible d'écrire" in text
+    code, text = _invoke(data_dir, "audit", "export", "--from", "2026-12-05", "--to", "2026-12-01")
+    assert code == 2 and "après la date de fin" in text
+    with pytest.raises(TerritoriaError):  # GET /api/audit says it too (400) rather than an empty export
+        list(audit.export(start="2026-12-05", end="2026-12-01"))
+    assert _invoke(data_dir, "audit", "export", "--format", "xml")[0] == 2
+    code, text = _invoke(data_dir, "audit", "verify", "--expect-file", str(tmp_path))
+    assert code == 1 and "c'est un dossier" in text and "Errno" not in text

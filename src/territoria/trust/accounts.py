@@ -49,12 +49,19 @@ def create_user(username: str, *, tenant: str, role: str, password: str | None =
                               hint="2 à 128 caractères : lettres, chiffres, . _ - + @ (une adresse e-mail convient).")
     if password is not None and len(password) < MIN_PASSWORD:
         raise TerritoriaError(f"Mot de passe trop court ({MIN_PASSWORD} caractères au moins).")
+    if oidc_subject is not None:
+        oidc_subject = oidc_subject.strip() or None  # an empty identity would never match a login
     if password is None and oidc_subject is None:
         raise TerritoriaError("Il faut un mot de passe ou une identité OpenID Connect pour créer un utilisateur.")
     ts = _ts()
     if ts.get_user(username) is not None:
         raise TerritoriaError(f"L'utilisateur « {username} » existe déjà.",
                               hint="Choisissez un autre identifiant ou supprimez l'ancien compte.")
+    if oidc_subject is not None and ts.user_by_subject(oidc_subject) is not None:
+        # one identity, one account: else a login would land in whichever tenant the database returns first
+        raise TerritoriaError(f"L'identité OpenID Connect « {oidc_subject} » est déjà liée à un autre compte.",
+                              hint="Une identité ne peut ouvrir qu'un seul compte : supprimez l'autre compte "
+                                   "ou choisissez une autre identité.")
     u = {"username": username, "tenant": tenant, "role": role,
          "password_hash": _ph.hash(password) if password is not None else None,
          "oidc_subject": oidc_subject, "created_at": _now(), "disabled": 0}
@@ -136,9 +143,20 @@ def list_keys(tenant: str | None = None) -> list[dict]:
     return [public_key(k) for k in _ts().list_keys(tenant)]
 
 
-def revoke_key(key_id: str) -> None:
-    if not _ts().revoke_key(key_id, _now()):
-        raise NotFoundError(f"Clé « {key_id} » introuvable ou déjà révoquée.")
+def revoke_key(key_id: str) -> str:
+    """Revoke by id (as `apikey list` shows it; the whole key `tk_<id>_…` is accepted too); returns the id."""
+    m = re.match(r"^tk_([0-9a-f]{8})_", (key_id or "").strip())
+    kid = m.group(1) if m else (key_id or "").strip()
+    ts = _ts()
+    k = ts.get_key(kid)
+    if k is None:
+        raise NotFoundError(f"Clé « {key_id} » introuvable.",
+                            hint="Les identifiants des clés sont affichés par : territoria apikey list")
+    if k["revoked_at"]:
+        raise TerritoriaError(f"La clé {kid} est déjà révoquée (le {k['revoked_at'][:10]}).")
+    if not ts.revoke_key(kid, _now()):  # revoked meanwhile by another process
+        raise TerritoriaError(f"La clé {kid} est déjà révoquée.")
+    return kid
 
 
 _KEY_RE = re.compile(r"^tk_([0-9a-f]{8})_[A-Za-z0-9_-]{20,}$")

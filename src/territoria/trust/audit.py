@@ -42,8 +42,26 @@ def anonymise_enabled() -> bool:
     return os.environ.get("TERRITORIA_AUDIT_ANONYMISE", "0").lower() in ("1", "true", "oui", "yes")
 
 
+def _env_retention_days() -> int:
+    from territoria.core.errors import TerritoriaError
+
+    raw = os.environ.get("TERRITORIA_AUDIT_RETENTION_DAYS", "365")
+    try:
+        days = int(raw)
+    except ValueError:
+        days = -1
+    if days < 0:
+        raise TerritoriaError(f"TERRITORIA_AUDIT_RETENTION_DAYS invalide : « {raw} ».",
+                              hint="Indiquez un nombre de jours (entier positif), par exemple 365.")
+    return days
+
+
 def retention_days() -> int:
-    return int(os.environ.get("TERRITORIA_AUDIT_RETENTION_DAYS", "365"))
+    """The retention shown on pages (365 when the variable is unreadable: `audit purge` refuses to run then)."""
+    try:
+        return _env_retention_days()
+    except Exception:
+        return 365
 
 
 def _hash_key() -> bytes:
@@ -280,15 +298,27 @@ def _day_bound(value: str | None, end: bool = False) -> str | None:
     return d.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
+def period(start: str | None, end: str | None) -> tuple[str | None, str | None]:
+    """UTC bounds of a --from/--to period; an inverted period is an error (it would silently select nothing)."""
+    a, b = _day_bound(start), _day_bound(end, end=True)
+    if a and b and a > b:
+        from territoria.core.errors import TerritoriaError
+
+        raise TerritoriaError(f"La date de début ({start}) est après la date de fin ({end}).",
+                              hint="Inversez les deux dates.")
+    return a, b
+
+
 def rows(*, tenant: str | None = None, start: str | None = None, end: str | None = None) -> Iterator[dict]:
-    yield from _ts().audit_rows(tenant=tenant, start=_day_bound(start), end=_day_bound(end, end=True))
+    a, b = period(start, end)
+    yield from _ts().audit_rows(tenant=tenant, start=a, end=b)
 
 
 def page(*, tenant: str, start: str | None = None, end: str | None = None, limit: int = 50, offset: int = 0
          ) -> tuple[int, list[dict]]:
     """(number of rows, rows newest first) of one tenant, for the agent space."""
     ts = _ts()
-    a, b = _day_bound(start), _day_bound(end, end=True)
+    a, b = _day_bound(start), _day_bound(end, end=True)  # an inverted period shows no rows on the page
     out = []
     for r in ts.audit_rows(tenant=tenant, start=a, end=b, newest_first=True, limit=limit, offset=offset):
         r = dict(r)
@@ -325,13 +355,27 @@ def export(fmt: str = "jsonl", *, tenant: str | None = None, start: str | None =
             yield buf.getvalue()
 
 
-def purge(*, before: str | None = None, days: int | None = None) -> dict:
-    """Delete rows older than the retention (or `before`), anchoring the chain; the purge is itself logged."""
+def purge_cutoff(*, before: str | None = None, days: int | None = None) -> str:
+    """The UTC time before which `purge` deletes rows; a negative --days or a --before to come is refused."""
+    from territoria.core.errors import TerritoriaError
+
+    if days is not None and days < 0:
+        raise TerritoriaError(f"Durée de conservation invalide : {days} jour(s).",
+                              hint="Indiquez un nombre de jours positif ou nul (--days 365).")
     if before:
         cutoff = _day_bound(before)
+        if cutoff > _now():  # a date to come would delete today's rows too
+            raise TerritoriaError(f"La date « {before} » est dans le futur : la purge supprimerait les lignes "
+                                  f"les plus récentes.", hint="Indiquez une date passée (AAAA-MM-JJ).")
     else:
-        cutoff = (datetime.now(timezone.utc) - timedelta(days=retention_days() if days is None else days)
+        cutoff = (datetime.now(timezone.utc) - timedelta(days=_env_retention_days() if days is None else days)
                   ).isoformat(timespec="microseconds")
+    return cutoff
+
+
+def purge(*, before: str | None = None, days: int | None = None) -> dict:
+    """Delete rows older than the retention (or `before`), anchoring the chain; the purge is itself logged."""
+    cutoff = purge_cutoff(before=before, days=days)
     res = _ts().audit_purge(cutoff, _now())
     out = {"cutoff": cutoff, "purged": 0, "through_seq": None}
     if res:

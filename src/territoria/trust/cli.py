@@ -22,11 +22,48 @@ def _out(obj) -> None:
     typer.echo(json.dumps(obj, ensure_ascii=False, indent=1))
 
 
-def _run(fn):
+def _why(exc: Exception) -> str:
+    """Why a file could not be opened, in French (the system's own message is in English)."""
+    if isinstance(exc, FileNotFoundError):
+        return "fichier ou dossier introuvable"
+    if isinstance(exc, IsADirectoryError):
+        return "c'est un dossier, pas un fichier"
+    if isinstance(exc, PermissionError):
+        return "permission refusée"
+    if isinstance(exc, UnicodeDecodeError):
+        return "ce n'est pas un fichier texte UTF-8"
+    return f"erreur système ({exc.__class__.__name__})"
+
+
+def _run(fn, code: int = 1):
     try:
         return fn()
     except TerritoriaError as exc:
-        _fail(exc.message + (f" {exc.hint}" if exc.hint else ""))
+        _fail(exc.message + (f" {exc.hint}" if exc.hint else ""), code)
+
+
+def _check(tenant: str | None = None, role: str | None = None) -> None:
+    """A malformed tenant name or an unknown role is a usage error (exit code 2), like the other commands."""
+    from territoria.trust import principal, tenants
+
+    if tenant is not None:
+        _run(lambda: tenants.check_name(tenant), 2)
+    if role is not None:
+        _run(lambda: principal.check_role(role), 2)
+
+
+def _ask_password(label: str) -> str:
+    """Password typed twice, hidden; French messages (click's own prompt answers in English)."""
+    for _ in range(3):
+        try:
+            pw = typer.prompt(label, hide_input=True)
+            again = typer.prompt("Confirmez le mot de passe", hide_input=True)
+        except typer.Abort:  # end of input (no terminal) or Ctrl-C
+            _fail("Aucun mot de passe saisi. Sans terminal, passez-le sur l'entrée standard avec --password-stdin.")
+        if pw == again:
+            return pw
+        _console().print("Les deux saisies diffèrent ; recommencez.")
+    _fail("Les deux saisies du mot de passe diffèrent : rien n'a été modifié.")
 
 
 # -- tenants --------------------------------------------------------------------------------------
@@ -42,13 +79,19 @@ def tenant_create(
     """Créer une collectivité (ou un corpus commun avec --commons)."""
     from territoria.trust import tenants
 
+    _check(tenant)
     existed = tenants.exists(tenant)
-    info = _run(lambda: tenants.create(tenant, name=name, kind="commons" if commons else "local", commons=attach))
+    kind = "commons" if commons else "local"
+    if existed and tenants.get(tenant)["kind"] != kind:
+        was = "un corpus commun" if kind == "local" else "une collectivité (pas un corpus commun)"
+        _fail(f"« {tenant} » existe déjà et c'est {was} : son type ne change pas.")
+    info = _run(lambda: tenants.create(tenant, name=name, kind=kind, commons=attach))
     if json_out:
         _out({**info, "created": not existed})
         return
-    typer.echo(f"Collectivité « {tenant} » {'déjà existante' if existed else 'créée'}"
-               + (f" ; corpus communs : {', '.join(info['commons'])}" if info["commons"] else "") + ".")
+    what = (f"Corpus commun « {tenant} » {'déjà existant' if existed else 'créé'}" if commons else
+            f"Collectivité « {tenant} » {'déjà existante' if existed else 'créée'}")
+    typer.echo(what + (f" ; corpus communs : {', '.join(info['commons'])}" if info["commons"] else "") + ".")
 
 
 @tenant_app.command("list")
@@ -74,6 +117,8 @@ def tenant_attach(tenant: str = typer.Argument(...), commons: str = typer.Option
     """Rattacher (ou détacher) un corpus commun à une collectivité, sans le copier."""
     from territoria.trust import tenants
 
+    _check(tenant)
+    _check(commons)
     info = _run(lambda: tenants.attach(tenant, commons, not detach))
     typer.echo(f"« {tenant} » lit : {', '.join([tenant, *info['commons']])}.")
 
@@ -87,6 +132,7 @@ def tenant_quota(tenant: str = typer.Argument(...),
     from territoria.store import get_trust_store
     from territoria.trust import quotas, tenants
 
+    _check(tenant)
     _run(lambda: tenants.get(tenant))
     ts = get_trust_store()
     old_rpm, old_tok = ts.tenant_quota(tenant)
@@ -101,8 +147,12 @@ def tenant_delete(tenant: str = typer.Argument(...),
     """Supprimer une collectivité, ses documents, utilisateurs et clés (le journal d'audit est conservé)."""
     from territoria.trust import tenants
 
+    _check(tenant)
     info = _run(lambda: tenants.get(tenant))
-    if not yes and not typer.confirm(f"Supprimer « {tenant} » et ses {info['documents']} document(s) ?"):
+    readers = [r["tenant"] for r in tenants.list_all() if tenant in r["commons"]]
+    also = f" (corpus commun lu par : {', '.join(readers)})" if readers else ""
+    if not yes and not typer.confirm(f"Supprimer « {tenant} » et ses {info['documents']} document(s){also} ?"):
+        _console().print("Suppression annulée : rien n'a été supprimé.")
         raise typer.Exit(1)
     res = tenants.delete(tenant)
     typer.echo(f"« {tenant} » supprimée : {res['documents']} document(s), {res['users']} utilisateur(s), "
@@ -125,10 +175,11 @@ def user_create(
     """Créer un utilisateur d'une collectivité avec un rôle."""
     from territoria.trust import accounts
 
+    _check(tenant, role)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     elif password is None and oidc_subject is None:
-        password = typer.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
+        password = _ask_password("Mot de passe")
     u = _run(lambda: accounts.create_user(username, tenant=tenant, role=role, password=password,
                                           oidc_subject=oidc_subject))
     if json_out:
@@ -145,6 +196,9 @@ def user_list(tenant: Optional[str] = typer.Option(None, "--tenant"), json_out: 
     if json_out:
         _out(rows)
         return
+    if not rows:
+        typer.echo("Aucun utilisateur" + (f" pour « {tenant} »" if tenant else "")
+                   + ". Créez-en un : territoria user create IDENTIFIANT --tenant T --role agent")
     for u in rows:
         typer.echo(f"{u['username']:<32} {u['tenant']:<20} {u['role']:<7} {'désactivé' if u['disabled'] else ''}")
 
@@ -162,8 +216,7 @@ def user_password(username: str = typer.Argument(...), password_stdin: bool = ty
     """Changer le mot de passe d'un utilisateur."""
     from territoria.trust import accounts
 
-    pw = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
-        "Nouveau mot de passe", hide_input=True, confirmation_prompt=True)
+    pw = sys.stdin.readline().rstrip("\n") if password_stdin else _ask_password("Nouveau mot de passe")
     _run(lambda: accounts.set_password(username, pw))
     typer.echo("Mot de passe changé.")
 
@@ -183,6 +236,7 @@ def key_create(
     """Créer une clé d'accès à l'API. Elle n'est affichée qu'une fois : conservez-la."""
     from territoria.trust import accounts
 
+    _check(tenant, role)
     k = _run(lambda: accounts.create_key(tenant=tenant, role=role, name=name, instance=instance, rpm=rpm,
                                          tokens_per_day=tokens_per_day))
     if json_out:
@@ -201,6 +255,9 @@ def key_list(tenant: Optional[str] = typer.Option(None, "--tenant"), json_out: b
     if json_out:
         _out(rows)
         return
+    if not rows:
+        typer.echo("Aucune clé" + (f" pour « {tenant} »" if tenant else "")
+                   + ". Créez-en une : territoria apikey create --tenant T --role public")
     for k in rows:
         state = f"révoquée le {k['revoked_at'][:10]}" if k["revoked_at"] else "active"
         typer.echo(f"{k['key_id']}  {k['tenant']:<20} {k['role']:<7} {state:<22} {k['name']}")
@@ -210,8 +267,8 @@ def key_list(tenant: Optional[str] = typer.Option(None, "--tenant"), json_out: b
 def key_revoke(key_id: str = typer.Argument(...)) -> None:
     from territoria.trust import accounts
 
-    _run(lambda: accounts.revoke_key(key_id))
-    typer.echo(f"Clé {key_id} révoquée.")
+    kid = _run(lambda: accounts.revoke_key(key_id))
+    typer.echo(f"Clé {kid} révoquée : elle ne donne plus accès.")
 
 
 # -- audit ---------------------------------------------------------------------------------------------
@@ -248,7 +305,7 @@ def audit_verify(
             try:
                 text += "\n" + expect_file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise TerritoriaError(f"Impossible de lire {expect_file} : {exc}.")
+                raise TerritoriaError(f"Impossible de lire {expect_file} : {_why(exc)}.")
         return audit.parse_expected(text)
 
     v = audit.verify(_run(expected))
@@ -281,13 +338,22 @@ def audit_export(
     """Exporter le journal d'audit (JSONL ou CSV)."""
     from territoria.trust import audit
 
+    if fmt not in ("jsonl", "csv"):
+        _fail(f"Format d'export inconnu : « {fmt} ». Choisissez jsonl ou csv.", 2)
+    if tenant is not None:
+        _check(tenant)
+    _run(lambda: audit.period(date_from, date_to), 2)
+
     def run():
         it = audit.export(fmt, tenant=tenant, start=date_from, end=date_to)
         first = next(it, "")
         return first, it
 
     first, it = _run(run)
-    fh = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
+    try:
+        fh = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
+    except OSError as exc:
+        _fail(f"Impossible d'écrire {out} : {_why(exc)}. Vérifiez le chemin et les droits du dossier.")
     n = 0
     try:
         for piece in [first, *it] if first else []:
@@ -310,6 +376,8 @@ def audit_purge(
     """Appliquer la durée de conservation : supprime les lignes anciennes et ancre la chaîne."""
     from territoria.trust import audit
 
+    if before is not None or days is not None:
+        _run(lambda: audit.purge_cutoff(before=before, days=days), 2)  # a bad --before/--days: usage error
     res = _run(lambda: audit.purge(before=before, days=days))
     if json_out:
         _out(res)

@@ -32,6 +32,8 @@ def create(tenant: str, *, name: str = "", kind: str = "local", commons: list[st
     if kind not in KINDS:
         raise TerritoriaError(f"Type de collectivité inconnu : « {kind} ».", hint="local ou commons.")
     s = _store()
+    for c in commons or []:  # checked before anything is written: a typo leaves no half-created tenant
+        _check_commons(tenant, c)
     s.create_tenant(tenant, name=name, kind=kind)
     for c in commons or []:
         attach(tenant, c)
@@ -52,6 +54,7 @@ def exists(tenant: str) -> bool:
 
 
 def get(tenant: str) -> dict:
+    check_name(tenant)  # else the hint below would suggest a `tenant create` that cannot work
     s = _store()
     info = s.tenant_info(tenant)
     if info is None and tenant == get_settings().tenant:  # the default tenant of a single-tenant install
@@ -71,14 +74,21 @@ def list_all() -> list[dict]:
     return s.list_tenants()
 
 
-def attach(tenant: str, commons: str, attach: bool = True) -> dict:
-    info = get(tenant)
-    c = get(commons)
-    if attach and c["kind"] != "commons":
+def _check_commons(tenant: str, commons: str) -> None:
+    """Raise unless `commons` is an existing commons corpus that `tenant` may attach."""
+    if commons == tenant:
+        raise TerritoriaError("Une collectivité ne peut pas se rattacher à elle-même.")
+    if get(commons)["kind"] != "commons":
         raise TerritoriaError(f"« {commons} » n'est pas un corpus commun.",
                               hint=f"Créez-le avec : territoria tenant create {commons} --commons")
-    if attach and commons == tenant:
-        raise TerritoriaError("Une collectivité ne peut pas se rattacher à elle-même.")
+
+
+def attach(tenant: str, commons: str, attach: bool = True) -> dict:
+    info = get(tenant)
+    if attach:
+        _check_commons(tenant, commons)
+    else:
+        get(commons)
     _store().attach_commons(info["tenant"], commons, attach)
     return get(tenant)
 
@@ -102,4 +112,6 @@ def delete(tenant: str) -> dict:
         if d.is_dir():
             removed += sum(1 for _ in d.rglob("*") if _.is_file())
             shutil.rmtree(d, ignore_errors=True)
+    # the search index cached on disk holds the documents' words, titles and vectors
+    shutil.rmtree(get_settings().cache_dir / f"index-{safe}", ignore_errors=True)
     return {"tenant": tenant, "documents": n, "users": users, "api_keys": keys, "answers": answers, "files": removed}
