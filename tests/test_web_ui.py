@@ -331,6 +331,9 @@ def test_audit_journal_page_lists_answers_exports_and_verifies(agent):
     bad = agent.get("/espace-agent/journal?du=02/12/2026")
     assert bad.status_code == 200 and "Date invalide" in bad.text
     assert "Aucune ligne" in agent.get("/espace-agent/journal?au=2000-01-01").text
+    inverted = agent.get("/espace-agent/journal/export?format=csv&du=2026-12-31&au=2026-01-01")
+    assert inverted.status_code == 400 and "après la date de fin" in inverted.text and "<h1>" in inverted.text
+    assert "après la date de fin" in agent.get("/espace-agent/journal?du=2026-12-31&au=2026-01-01").text
 
 
 def test_settings_contrast_origins_and_widget(agent):
@@ -406,3 +409,86 @@ def test_accounts_page_creates_users_and_keys(agent):
     r = agent.post("/espace-agent/comptes/utilisateur/supprimer", data={"csrf": csrf, "identifiant": "secretaire@mairie.fr"})
     assert r.status_code == 404 and "introuvable" in r.text
     assert agent.post("/espace-agent/comptes/cle", data={"csrf": "faux", "nom": "x"}).status_code == 403
+
+
+# -- error pages, expired sessions, form markup ------------------------------------------------------------
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_browser_error_pages_are_french_pages_in_the_layout(app_env, client, monkeypatch):
+    r = client.get("/page-inexistante?tenant=commune-b", headers=BROWSER)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in r.text and "<h1>Page introuvable</h1>" in r.text and "Accessibilité" in r.text
+    assert '<a href="/?tenant=commune-b">Revenir à l&#39;accueil</a>' in r.text  # stays with the collectivity
+    r = client.post("/", headers=BROWSER)
+    assert r.status_code == 405 and "<h1>Page indisponible</h1>" in r.text and r.headers["allow"] == "GET"
+    r = client.get("/espace-agent/inexistant", headers=BROWSER)
+    assert r.status_code == 404 and '<a href="/espace-agent">Revenir à l&#39;espace agent</a>' in r.text
+    # API clients keep the JSON errors
+    assert client.get("/api/inexistant", headers=BROWSER).json()["error"]["code"] == "http_404"
+    assert client.get("/page-inexistante").json()["error"]["code"] == "http_404"
+    # an invalid page number in the address, and an internal error
+    client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": PASSWORD})
+    r = client.get("/espace-agent/documents?page=abc", headers=BROWSER)
+    assert r.status_code == 400 and "<h1>Adresse incorrecte</h1>" in r.text
+    from territoria.web.ui import public
+
+    def broken(tenant):
+        raise RuntimeError("boum")
+
+    monkeypatch.setattr(public, "_public_ctx", broken)
+    with TestClient(create_app(), raise_server_exceptions=False) as c:
+        r = c.get("/informations", headers=BROWSER)
+        assert r.status_code == 500 and "<h1>Erreur du service</h1>" in r.text and "boum" not in r.text
+        assert "Traceback" not in r.text and '<html lang="fr">' in r.text
+        assert c.get("/informations").json()["error"]["code"] == "internal_error"
+
+
+def test_expired_session_messages_and_return_page(client):
+    r = client.post("/espace-agent/api/televersement", files={"files": ("a.txt", b"bonjour")})
+    err = r.json()["error"]
+    assert r.status_code == 401 and "reconnectez-vous" in err["message"]
+    assert "Authorization" not in err["hint"] and "Rechargez la page" in err["hint"]  # agent.js shows the hint
+    # a form sent after the session ended comes back to its page after login, not to the POST-only action
+    r = client.post("/espace-agent/documents/supprimer", data={"doc_id": "x", "csrf": "y"}, follow_redirects=False)
+    assert r.headers["location"] == "/espace-agent/connexion?suite=/espace-agent/documents"
+    r = client.post("/espace-agent/comptes/cle", data={"nom": "x", "csrf": "y"}, follow_redirects=False)
+    assert r.headers["location"] == "/espace-agent/connexion?suite=/espace-agent/comptes"
+    r = client.get("/espace-agent/recherche?q=carte&mode=bm25", follow_redirects=False)  # the search is kept
+    r = client.get(r.headers["location"])
+    assert 'name="suite" value="/espace-agent/recherche?q=carte&amp;mode=bm25"' in r.text
+
+
+def test_form_markup_errors_once_and_pages_past_the_end(agent):
+    page = agent.get("/espace-agent/personnalisation").text
+    # attributes separated by whitespace (valid HTML), aria-describedby to the hint
+    assert not re.search(r'="[^"<>]*"[a-z]', page)
+    assert re.search(r'<input id="name"[^>]* aria-describedby="name-aide">', page)
+    csrf = _csrf(agent, "/espace-agent/personnalisation")
+    r = agent.post("/espace-agent/personnalisation", data={"csrf": csrf, "color": "#ffffff"})
+    assert re.search(r'<input id="color"[^>]* aria-describedby="color-aide color-erreur" aria-invalid="true">', r.text)
+    r = agent.post("/espace-agent/comptes/utilisateur", data={"csrf": csrf, "identifiant": "x@mairie.fr",
+                                                               "role": "agent", "mot_de_passe": "court"})
+    assert r.status_code == 400 and r.text.count("trop court") == 1  # one alert, not two
+    r = agent.get("/espace-agent/documents?page=999")
+    assert "Aucun document sur cette page" in r.text and "déposez vos premiers fichiers" not in r.text
+
+
+def test_stale_form_keeps_settings_and_account_errors_on_their_field(agent):
+    # a form token from an older session (new login in another tab): nothing saved, nothing typed lost
+    r = agent.post("/espace-agent/personnalisation", data={"csrf": "ancien-jeton", "name": "Mairie de Test-sur-Mer",
+                                                           "welcome": "Bienvenue !", "color": "#1f4d3a"})
+    assert r.status_code == 403 and "Le formulaire a expiré : rien n&#39;a été enregistré" in r.text
+    assert 'value="Mairie de Test-sur-Mer"' in r.text and f'name="csrf" value="{_csrf(agent)}"' in r.text
+    assert "Mairie de Test-sur-Mer" not in agent.get("/espace-agent/personnalisation").text
+    # account creation errors are tied to their field (aria-describedby, aria-invalid)
+    csrf = _csrf(agent)
+    r = agent.post("/espace-agent/comptes/utilisateur", data={"csrf": csrf, "identifiant": "y@mairie.fr", "role": "agent",
+                                                               "mot_de_passe": "court"})
+    assert '<p id="mdp-erreur" class="formulaire-erreur">Mot de passe trop court' in r.text
+    assert re.search(r'<input id="mot-de-passe"[^>]* aria-describedby="mdp-aide mdp-erreur" aria-invalid="true">', r.text)
+    r = agent.post("/espace-agent/comptes/utilisateur", data={"csrf": csrf, "identifiant": "", "role": "agent",
+                                                               "mot_de_passe": "un mot de passe sûr"})
+    assert re.search(r'<input id="identifiant"[^>]* aria-describedby="identifiant-aide identifiant-erreur" '
+                     r'aria-invalid="true">', r.text)

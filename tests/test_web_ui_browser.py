@@ -217,10 +217,15 @@ def test_citizen_keyboard_only_cited_answer_and_feedback(page, server, shots, br
     pg.wait_for_function("() => document.querySelector('#fil li:last-child .avis-etat').textContent.startsWith('Merci')")
     assert answer.locator("button", has_text="Oui, utile").get_attribute("aria-pressed") == "true"
     tab_until(pg, "e.tagName === 'TEXTAREA' && e.id.endsWith('-commentaire')")
+    pg.keyboard.press("Tab")
+    pg.keyboard.press("Enter")  # an empty comment: said in the error colour, not the success one, focus back
+    pg.wait_for_function("() => document.querySelector('#fil li:last-child .avis-etat').classList.contains('avis-etat-erreur')")
+    assert pg.evaluate("document.activeElement.tagName") == "TEXTAREA"
     pg.keyboard.type("Clair, merci.")
     pg.keyboard.press("Tab")
     pg.keyboard.press("Enter")
     pg.wait_for_function("() => document.querySelector('#fil li:last-child .avis-etat').textContent.includes('commentaire a été enregistré')")
+    assert not pg.evaluate("document.querySelector('#fil li:last-child .avis-etat').classList.contains('avis-etat-erreur')")
 
     axe_check(pg, "citoyen (réponse)")
     no_horizontal_scroll(pg, "citoyen")

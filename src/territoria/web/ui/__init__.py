@@ -13,9 +13,12 @@ def mount_ui(app) -> None:
 
     from starlette.middleware.sessions import SessionMiddleware
 
-    from territoria.web.ui import auth
+    from territoria.web.ui import agent, auth
+    from territoria.web.ui.common import install_error_pages
 
     app.include_router(router)
+    install_error_pages(app)
+    app.add_exception_handler(agent.SessionExpired, agent.session_expired)
     app.mount(STATIC_PREFIX, StaticFiles(directory=str(STATIC)), name="ui-static")
     # short-lived cookie holding the OpenID Connect state and nonce during a login round trip (oidc.py)
     app.add_middleware(SessionMiddleware, secret_key=auth.secret_key(), session_cookie="territoria_oidc",

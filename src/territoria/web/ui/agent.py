@@ -68,8 +68,15 @@ def _admin_form(request: Request, csrf: str):
     return s, None
 
 
+_PAGES = ("documents", "recherche", "reponses", "journal", "comptes", "personnalisation")
+
+
 def _login_redirect(request: Request) -> RedirectResponse:
-    return RedirectResponse(f"/espace-agent/connexion?suite={quote(request.url.path)}", status_code=303)
+    nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":  # a form sent after the session ended: back to its page, not to the action
+        part = request.url.path.split("/")[2:3]
+        nxt = f"/espace-agent/{part[0]}" if part and part[0] in _PAGES else "/espace-agent/documents"
+    return RedirectResponse(f"/espace-agent/connexion?suite={quote(nxt)}", status_code=303)
 
 
 def _agent_ctx(request: Request, session: auth.Session, title: str, **ctx) -> dict[str, Any]:
@@ -287,12 +294,20 @@ def _api_session(request: Request, csrf: Optional[str]):
     return s, None
 
 
+class SessionExpired(Exception):
+    """No valid agent session on a JSON call of the agent space (answered by `session_expired`)."""
+
+
+def session_expired(request: Request, exc: SessionExpired) -> JSONResponse:
+    # not the API's 401, whose hint speaks of API keys: the agent only has to log in again
+    return _error_json("Session expirée : reconnectez-vous.", "unauthorized",
+                       "Rechargez la page pour vous reconnecter, puis recommencez.", status=401)
+
+
 def _session_required(request: Request) -> None:
     """Dependency of the agent space's JSON calls: refuse before the body is even read."""
     if _session(request) is None:
-        from territoria.web.security import AuthRequired
-
-        raise AuthRequired("Session expirée : reconnectez-vous.")
+        raise SessionExpired()
 
 
 @router.post("/espace-agent/api/televersement", status_code=202, dependencies=[Depends(_session_required)])
@@ -452,6 +467,8 @@ def _audit_dates(du: str, au: str) -> tuple[Optional[str], Optional[str], Option
     for v in (du, au):
         if v and not _DAY_RE.match(v):
             return None, None, f"Date invalide : « {v} » (format attendu : AAAA-MM-JJ)."
+    if du and au and du > au:
+        return None, None, f"La date de début ({du}) est après la date de fin ({au}) : inversez-les."
     return du or None, au or None, None
 
 
@@ -538,8 +555,12 @@ def account_create(request: Request, csrf: str = Form(""), identifiant: str = Fo
     try:
         accounts.create_user(identifiant.strip(), tenant=_agent_tenant(s), role=role,
                              password=mot_de_passe or None, oidc_subject=oidc.strip() or None)
-    except TerritoriaError as exc:
-        return _accounts_page(request, s, status=400, error=exc.message + (f" {exc.hint}" if exc.hint else ""), form=form)
+    except TerritoriaError as exc:  # the message goes under the field it is about (trust/accounts.py's wording)
+        field = ("mot_de_passe" if "mot de passe" in exc.message.lower() else
+                 "oidc" if "OpenID" in exc.message else "identifiant")
+        form.update(error_field=field, error_message=exc.message + (f" {exc.hint}" if exc.hint else ""))
+        return _accounts_page(request, s, status=400, error="Le compte n'a pas été créé : corrigez le champ signalé.",
+                              form=form)
     return _accounts_page(request, s, notice=f"Le compte « {identifiant.strip()} » a été créé ({_ROLE_LABELS[role].lower()}).")
 
 
@@ -624,8 +645,12 @@ def settings_submit(request: Request, csrf: str = Form(""), name: str = Form("")
                     contact_address: str = Form(""), color: str = Form(""), examples: str = Form(""),
                     widget_origins: str = Form("")):
     s, err = _admin_form(request, csrf)
+    stale = False
     if err:
-        return err
+        s = _session(request)
+        if s is None or not s.allows("admin") or auth.check_csrf(s, csrf):
+            return err
+        stale = True  # e.g. a new login in another tab: show what was typed again, with a fresh token
     ctx = _agent_ctx(request, s, "Personnalisation")
     ui: tenants.TenantUI = ctx["ui"]
     errors: dict[str, str] = {}
@@ -651,10 +676,12 @@ def settings_submit(request: Request, csrf: str = Form(""), name: str = Form("")
     ui.widget_origins = origins
     if bad:
         errors["widget_origins"] = "Adresse(s) invalide(s) : " + ", ".join(bad) + " (forme attendue : https://www.exemple.fr)."
-    if errors:
-        return render("agent/settings.html", status=400, private=True, errors=errors,
-                      snippet=snippet(request, ctx["tenant"]),
-                      error="Le formulaire contient des erreurs : corrigez les champs signalés.",
+    if errors or stale:
+        error = ("Le formulaire a expiré : rien n'a été enregistré. Vos saisies sont conservées ci-dessous ; "
+                 "vérifiez-les puis cliquez à nouveau sur « Enregistrer ».") if stale else \
+            "Le formulaire contient des erreurs : corrigez les champs signalés."
+        return render("agent/settings.html", status=403 if stale else 400, private=True, errors=errors,
+                      snippet=snippet(request, ctx["tenant"]), error=error,
                       **{k: v for k, v in ctx.items() if k != "ui"}, ui=ui)
     tenants.save(ui)
     return RedirectResponse("/espace-agent/personnalisation?message=enregistre", status_code=303)

@@ -124,13 +124,84 @@ def _public_ctx(tenant: str) -> dict[str, Any]:
 
 
 def _error_page(request: Request, title: str, message: str, hint: str | None = None, status: int = 400,
-                tenant: str | None = None) -> HTMLResponse:
+                tenant: str | None = None, headers: dict[str, str] | None = None) -> HTMLResponse:
     t = tenant or get_settings().tenant
     try:
         ctx = _public_ctx(t)
     except TerritoriaError:
         ctx = _public_ctx(get_settings().tenant)
-    return render("erreur.html", status=status, title=title, message=message, hint=hint, **ctx)
+    back = {"back_url": "/espace-agent", "back_label": "Revenir à l'espace agent"} \
+        if request.url.path.startswith("/espace-agent") else {}
+    return render("erreur.html", status=status, title=title, message=message, hint=hint, headers=headers,
+                  **back, **ctx)
+
+
+# -- error pages of the whole app, for browsers ---------------------------------------------------
+
+_NOT_PAGES = ("/api/", "/v1/", "/ui/api/", "/ui/static/", "/espace-agent/api/", "/docs", "/redoc", "/openapi.json")
+_HTTP_PAGES = {
+    404: ("Page introuvable", "L'adresse demandée n'existe pas, ou la page a été déplacée ou retirée.",
+          "Vérifiez l'adresse, ou revenez à l'accueil."),
+    405: ("Page indisponible", "Cette adresse ne peut pas être ouverte directement dans le navigateur.",
+          "Revenez à la page précédente et utilisez ses boutons."),
+}
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, the chat's calls or a static file)."""
+    return "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(_NOT_PAGES)
+
+
+def _page_tenant(request: Request) -> Optional[str]:
+    return request.query_params.get("tenant") or None
+
+
+def install_error_pages(app) -> None:
+    """404, 405, invalid query parameters and internal errors as French pages in the site layout when a
+    browser asks for a page; every other client keeps the JSON errors of the API (web/app.py)."""
+    import inspect
+
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    def wrap(exc_class, page):
+        previous = app.exception_handlers.get(exc_class)
+
+        async def handler(request: Request, exc):
+            if _wants_page(request):
+                out = page(request, exc)
+                if out is not None:
+                    return out
+            if previous is None:
+                raise exc
+            out = previous(request, exc)
+            return await out if inspect.isawaitable(out) else out
+
+        app.add_exception_handler(exc_class, handler)
+
+    def http_page(request: Request, exc):
+        if exc.status_code not in _HTTP_PAGES:
+            return None
+        title, message, hint = _HTTP_PAGES[exc.status_code]
+        return _error_page(request, title, message, hint, status=exc.status_code, tenant=_page_tenant(request),
+                           headers=getattr(exc, "headers", None))
+
+    def invalid_page(request: Request, exc):
+        return _error_page(request, "Adresse incorrecte",
+                           "Un élément de l'adresse de la page n'est pas valide (par exemple un numéro de page).",
+                           "Revenez à la page précédente, ou repartez de l'accueil.", status=400,
+                           tenant=_page_tenant(request))
+
+    def internal_page(request: Request, exc):
+        log.error("internal error on %s", request.url.path, exc_info=exc)
+        return _error_page(request, "Erreur du service",
+                           "Une erreur inattendue s'est produite : la page n'a pas pu être affichée.",
+                           "Réessayez dans un instant ; si le problème persiste, prévenez l'administrateur du site.",
+                           status=500, tenant=_page_tenant(request))
+
+    wrap(HTTPException, http_page)
+    wrap(RequestValidationError, invalid_page)
+    wrap(Exception, internal_page)
 
 
 def _public_tenant_or_error(request: Request, tenant: Optional[str]):

@@ -133,22 +133,23 @@
     wrap.appendChild(more);
     var st = el('p', 'avis-etat'); st.setAttribute('role', 'status');
     wrap.appendChild(st);
+    function say(text, failed) { st.textContent = text; st.classList.toggle('avis-etat-erreur', !!failed); }
     function rate(value, btn, other) {
       postFeedback(answerId, { rating: value }).then(function () {
         btn.setAttribute('aria-pressed', 'true'); other.setAttribute('aria-pressed', 'false');
-        st.textContent = 'Merci, votre avis a été enregistré.' + (value === 'pas_utile' ? ' Vous pouvez préciser ce qui n\'allait pas ci-dessous.' : ' Vous pouvez ajouter un commentaire.');
+        say('Merci, votre avis a été enregistré.' + (value === 'pas_utile' ? ' Vous pouvez préciser ce qui n\'allait pas ci-dessous.' : ' Vous pouvez ajouter un commentaire.'));
         more.hidden = false;
-      }).catch(function (e) { st.textContent = "L'avis n'a pas pu être enregistré : " + e.message; });
+      }).catch(function (e) { say("L'avis n'a pas pu être enregistré : " + e.message, true); });
     }
     yes.addEventListener('click', function () { rate('utile', yes, no); });
     no.addEventListener('click', function () { rate('pas_utile', no, yes); });
     sendC.addEventListener('click', function () {
       var text = ta.value.trim();
-      if (!text) { st.textContent = 'Le commentaire est vide.'; ta.focus(); return; }
+      if (!text) { say('Le commentaire est vide.', true); ta.focus(); return; }
       postFeedback(answerId, { comment: text }).then(function () {
-        st.textContent = 'Merci, votre commentaire a été enregistré.';
+        say('Merci, votre commentaire a été enregistré.');
         sendC.disabled = true; ta.readOnly = true;
-      }).catch(function (e) { st.textContent = "Le commentaire n'a pas pu être enregistré : " + e.message; });
+      }).catch(function (e) { say("Le commentaire n'a pas pu être enregistré : " + e.message, true); });
     });
     box.appendChild(wrap);
   }
