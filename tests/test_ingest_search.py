@@ -166,6 +166,7 @@ def test_date_filters_forms_errors_and_no_hit_messages(data_dir, corpus):
 
     ingest_paths([corpus], tenant="t1")
     # French order, year and month stand for their first / last day
+    assert Filters(doc_type=".PDF").doc_type == "pdf"
     f = Filters(date_from="28/08/2019", date_to="2020-01")
     assert (f.date_from, f.date_to) == ("2019-08-28", "2020-01-31")
     assert Filters(date_to="2024-02").date_to == "2024-02-29"
@@ -262,4 +263,44 @@ def test_eval_retrieval_json(data_dir, corpus, tmp_path):
     m = res["modes"]["bm25"]
     assert set(m) >= {"recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "p50_ms", "p95_ms"}
     assert 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1
+    # bad QA files: named, with the line and the reason, in French (exit code 2), never a traceback
+    bad = {"latin1.jsonl": '{"question": "été", "relevant_ids": []}\n'.encode("latin-1"),
+           "sans_question.jsonl": b'{"question": "ok", "relevant_ids": []}\n{"relevant_ids": ["F1"]}\n',
+           "ids.jsonl": b'{"question": "ok", "relevant_ids": "F1342"}\n'}
+    expected = {"latin1.jsonl": "UTF-8", "sans_question.jsonl": "ligne 2", "ids.jsonl": "liste"}
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+        for cmd in (["eval", "retrieval"], ["eval", "answers"]):
+            r = runner.invoke(app, ["--data-dir", str(data_dir), *cmd, str(tmp_path / name)])
+            assert r.exit_code == 2 and expected[name] in r.output, (cmd, name, r.output)
+    r = runner.invoke(app, ["--data-dir", str(data_dir), "eval", "retrieval", str(tmp_path / "absent.jsonl")])
+    assert r.exit_code == 2 and "introuvable" in r.output
 
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["search"], "argument « query » manquant"),
+    (["serch", "x"], "commande inconnue : « serch »"),
+    (["search", "x", "--kk", "3"], "option inconnue : --kk"),
+    (["search", "x", "--k", "abc"], "« --k » : un nombre entier est attendu"),
+    (["search", "x", "--k", "0"], "« --k » : au moins 1"),
+    (["search", "carte", "identité"], "argument(s) en trop : identité"),
+])
+def test_usage_errors_are_french_with_exit_code_2(argv, expected, capsys, tmp_path):
+    """The installed `territoria` command (cli.main): click's English usage errors are said in French."""
+    from territoria.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data-dir", str(tmp_path), *argv])
+    err = " ".join(capsys.readouterr().err.split())
+    assert exit_info.value.code == 2 and expected in err and "--help" in err, err
+
+
+def test_cli_main_exit_codes_of_commands(capsys, tmp_path):
+    from territoria.cli import main
+
+    for argv, code in ((["status"], 0), (["delete", "absent"], 1), (["--help"], 0)):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--data-dir", str(tmp_path), *argv])
+        assert exit_info.value.code == code, argv
+    assert "Usage" in capsys.readouterr().out

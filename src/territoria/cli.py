@@ -345,14 +345,88 @@ def _attach() -> None:
 _attach()
 
 
-def main() -> None:
+_USAGE_FR = [  # click's usage errors, in English, said in French (the placeholders keep the names typed)
+    (r"Missing argument '(.+?)'\.?", "argument « {0} » manquant."),
+    (r"Missing option '(.+?)'\.?", "option « {0} » manquante."),
+    (r"Missing parameter: (.+)", "paramètre « {0} » manquant."),
+    (r"No such command '(.+?)'\.(?: Did you mean (.+?)\?)?", "commande inconnue : « {0} ».|Vouliez-vous dire : {1} ?"),
+    (r"No such option: (\S+)(?: \(Possible options: (.+)\)| Did you mean (\S+)\?)?",
+     "option inconnue : {0}.|Options proches : {1}{2}."),
+    (r"Got unexpected extra argument(?:s|\(s\))? \((.+)\)",
+     "argument(s) en trop : {0}. Une question de plusieurs mots se met entre guillemets."),
+    (r"Option '(.+?)' requires an argument\.?", "l'option « {0} » attend une valeur."),
+    (r"Option '(.+?)' does not take a value\.?", "l'option « {0} » ne prend pas de valeur."),
+    (r"Invalid value for '(.+?)': (.+)", "valeur invalide pour « {0} » : {1}"),
+]
+_VALUE_FR = [
+    (r".*valid integer.*", "un nombre entier est attendu."),
+    (r".*valid (?:float|number).*", "un nombre est attendu."),
+    (r".*greater than or equal to (\S+?)\.?", "au moins {0}."),
+    (r".*less than or equal to (\S+?)\.?", "au plus {0}."),
+    (r"(\S+) is not in the range (.+?)\.?", "{0} n'est pas dans l'intervalle {1}."),
+    (r"(?:File|Path|Directory) '(.+?)' does not exist\.?", "« {0} » est introuvable."),
+    (r"'(.+?)' is not one of (.+?)\.?", "« {0} » n'est pas permis (valeurs possibles : {1})."),
+    (r"'?(.+?)'? is not a valid boolean\.?", "« {0} » : oui/non attendu (true ou false)."),
+]
+
+
+def usage_message_fr(message: str) -> str:
+    """A click usage error in French; an unknown wording is kept as it is rather than lost."""
+    import re
+
+    def match(table, text):
+        for pattern, fr in table:
+            m = re.fullmatch(pattern, text.strip(), flags=re.S)
+            if m:
+                groups = [g or "" for g in m.groups()]
+                parts = [p.format(*groups) for p in fr.split("|") if "{" not in p or any(
+                    groups[int(i)] for i in re.findall(r"\{(\d)\}", p))]
+                return " ".join(parts)
+        return None
+
+    out = match(_USAGE_FR, message)
+    if out and out.startswith("valeur invalide"):
+        detail = message.split(": ", 1)[1]
+        out = out.replace(detail, match(_VALUE_FR, detail) or detail)
+    return out or message
+
+
+def _kind(exc: BaseException) -> str:
+    """click's error classes by name: Typer ships its own copy of click (typer._click), so the classes of
+    the `click` package are not the ones raised."""
+    names = {c.__name__ for c in type(exc).__mro__}
+    for kind in ("NoArgsIsHelpError", "UsageError", "ClickException", "Abort"):
+        if kind in names:
+            return kind
+    return ""
+
+
+def main(argv: list[str] | None = None) -> None:
     import sys
 
     try:
-        app()
+        rv = app(args=argv, prog_name="territoria", standalone_mode=False)
     except TerritoriaError as exc:  # what went wrong and what to do, in French, never a traceback
         _console().print(f"[bold red]Erreur :[/] {_escape(exc)}")
         sys.exit(1)
+    except Exception as exc:
+        kind = _kind(exc)
+        if kind == "NoArgsIsHelpError":  # a command group typed alone: its help
+            typer.echo(exc.format_message())
+            sys.exit(exc.exit_code)
+        if kind == "UsageError":  # usage errors in French too, with where to find help (exit code 2)
+            ctx = getattr(exc, "ctx", None)
+            _console().print(f"[bold red]Erreur :[/] {_escape(usage_message_fr(exc.format_message()))}\n"
+                             f"Aide : {_escape(ctx.command_path if ctx else 'territoria')} --help")
+            sys.exit(exc.exit_code)
+        if kind == "ClickException":
+            _console().print(f"[bold red]Erreur :[/] {_escape(usage_message_fr(exc.format_message()))}")
+            sys.exit(exc.exit_code)
+        if kind == "Abort":  # Ctrl-C, or « non » to a confirmation
+            _console().print("Interrompu : rien de plus n'a été fait.")
+            sys.exit(1)
+        raise
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":

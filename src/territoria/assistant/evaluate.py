@@ -18,26 +18,12 @@ from typing import Callable
 
 import numpy as np
 
-from territoria.core.errors import TerritoriaError
-
 
 def load_rows(path: Path) -> list[dict]:
-    if not Path(path).exists():
-        raise TerritoriaError(f"Fichier introuvable : {path}.")
-    rows = []
-    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except ValueError:
-            raise TerritoriaError(f"{Path(path).name}, ligne {i} : JSON invalide.") from None
-        if not isinstance(r, dict) or not isinstance(r.get("question"), str):
-            raise TerritoriaError(f"{Path(path).name}, ligne {i} : champ « question » absent.")
-        if "relevant_ids" not in r:
-            r["relevant_ids"] = r.get("fiche_ids") or r.get("doc_ids") or []
-        rows.append(r)
-    return rows
+    """The same QA format as `eval retrieval` (search.evaluation.load_qa), with the same French errors."""
+    from territoria.search.evaluation import load_qa
+
+    return load_qa(Path(path))
 
 
 def _pct(xs: list[float], q: float) -> float | None:

@@ -51,6 +51,8 @@ class Filters:
     visibility: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.doc_type:  # "PDF", ".pdf" and "pdf" are the same type
+            self.doc_type = self.doc_type.strip().lower().lstrip(".") or None
         self.date_from = parse_filter_date(self.date_from, end=False)
         self.date_to = parse_filter_date(self.date_to, end=True)
         if self.date_from and self.date_to and self.date_from > self.date_to:

@@ -19,15 +19,35 @@ def _clear_query_cache() -> None:
 
 
 def load_qa(path: Path) -> list[dict]:
+    """Question rows ({"question", "relevant_ids", ...}); a bad file or row is named with its line, in French."""
     rows = []
     try:
         with open(path, encoding="utf-8") as fh:
             for lineno, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        raise TerritoriaError(f"{path} ligne {lineno} : JSON invalide.")
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    raise TerritoriaError(f"{path} ligne {lineno} : JSON invalide.",
+                                          hint="Chaque ligne doit être un objet JSON.")
+                if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not row["question"].strip():
+                    raise TerritoriaError(f"{path} ligne {lineno} : champ « question » absent ou vide.",
+                                          hint='Chaque ligne : {"question": "…", "relevant_ids": ["…"]}.')
+                ids = row.get("relevant_ids", row.get("fiche_ids") or row.get("doc_ids") or [])
+                if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                    raise TerritoriaError(f"{path} ligne {lineno} : « relevant_ids » doit être une liste "
+                                          "d'identifiants de documents (vide si le corpus ne répond pas).")
+                row["relevant_ids"] = ids
+                rows.append(row)
+    except UnicodeDecodeError:
+        raise TerritoriaError(f"{path} n'est pas encodé en UTF-8.", hint="Enregistrez-le en UTF-8 et recommencez.")
+    except FileNotFoundError:
+        raise TerritoriaError(f"Fichier {path} introuvable.", hint="Vérifiez le chemin.")
+    except IsADirectoryError:
+        raise TerritoriaError(f"{path} est un dossier, pas un fichier JSONL.", hint="Donnez le chemin du fichier.")
+    except PermissionError:
+        raise TerritoriaError(f"Lecture de {path} refusée (droits d'accès).", hint="Vérifiez les droits du fichier.")
     except OSError as exc:
         raise TerritoriaError(f"Impossible de lire {path} ({exc.strerror}).", hint="Vérifiez le chemin.")
     return rows
