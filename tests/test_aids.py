@@ -356,3 +356,75 @@ def test_aids_page_for_citizens(small_catalogue):
     assert len(rows) == before + 1 and rows[-1]["use_case"] == "aids.find" and rows[-1]["actor"] == "public:aides"
     bad = client.get("/aides", params={"besoin": "permis", "age": "dix-neuf"})
     assert bad.status_code == 400 and "nombre d'années" in _html.unescape(bad.text)
+
+
+def test_departement_only_profile_excludes_aids_of_other_departements(small_catalogue):
+    """Only the département is known: an EPCI's aid lying wholly in another département is not offered."""
+    from territoria.aids.finder import find_aids
+
+    need = "acheter un vélo électrique"
+    here = [r["id"] for r in find_aids({"departement": "88", "age": 35}, need, k=10)]
+    assert "aides-velo/epinal" in here  # the CA d'Épinal is in the Vosges: to check (which commune?)
+    for prof in ({"departement": "70", "age": 35}, {"region": "Bourgogne-Franche-Comté", "age": 35}):
+        ids = [r["id"] for r in find_aids(prof, need, k=10)]
+        assert "aides-velo/epinal" not in ids and "aides-velo/occitanie" not in ids, (prof, ids)
+    full = find_aids({"departement": "70", "age": 35}, need, k=100, include_ineligible=True)
+    epinal = next(r for r in full if r["id"] == "aides-velo/epinal")
+    assert epinal["eligibility"] == "ineligible" and "votre département" in " ".join(epinal["failed_conditions"])
+
+
+def test_profile_typos_and_bad_cli_options(small_catalogue, tmp_path):
+    """A misspelt audience or status asks the question again instead of hiding every aid; a bad --date or
+    --profile is a usage error (exit code 2) in French; a profile saved in Windows-1252 is read."""
+    from typer.testing import CliRunner
+
+    from territoria.aids.finder import find_aids
+    from territoria.aids.profile import normalize_profile
+    from territoria.cli import app
+
+    assert normalize_profile({"audience": "entrepise", "statut": "etudaint", "age": 19}) == {"age": 19}
+    res = find_aids({"commune": "70550", "age": 19, "audience": "entrepise"}, "aide pour le BAFA")
+    assert res and res[0]["id"].startswith("aides-jeunes/")
+    runner = CliRunner()
+    base = ["--data-dir", str(small_catalogue[0].data_dir), "aids", "find", "--need", "aide pour le BAFA"]
+    for args, text in ((["--profile", '{"age": 19}', "--date", "2026-13-01"], "Date de référence illisible"),
+                       (["--profile", '{"age": 19}', "--date", "demain"], "AAAA-MM-JJ"),
+                       (["--profile", "[19]"], "objet JSON"),
+                       (["--profile", '{"age": 19,}'], "ligne 1")):
+        out = runner.invoke(app, base + args)
+        assert out.exit_code == 2 and text in out.output, (args, out.output)
+    prof = tmp_path / "profil.json"
+    prof.write_bytes('{"commune": "Vesoul", "age": 19, "situation": "étudiant"}'.encode("cp1252"))
+    out = runner.invoke(app, base + ["--profile", str(prof), "--json", "--date", "02/12/2026"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["profile"]["statut"] == "etudiant"
+
+
+def test_aids_api_get_one_aid(small_catalogue):
+    """`GET /api/aids/{id}` (ids contain a slash): the aid, or a French 404."""
+    from fastapi.testclient import TestClient
+
+    from territoria.core.settings import set_settings
+    from territoria.web.app import create_app
+
+    set_settings(small_catalogue[0])
+    client = TestClient(create_app())
+    assert client.get("/api/aids/aides-velo/epinal").status_code == 401
+    client.headers.update(auth_headers(role="public"))
+    r = client.get("/api/aids/aides-velo/epinal")
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == "aides-velo/epinal" and r.json()["name"]
+    r = client.get("/api/aids/aides-velo/nulle-part")
+    assert r.status_code == 404 and "Aucune aide" in r.json()["error"]["message"]
+
+
+def test_bad_mapping_file_says_what_is_wrong_in_french(tmp_path):
+    from territoria.aids.catalogue import load_mapping
+
+    with pytest.raises(TerritoriaError, match="introuvable"):
+        load_mapping(tmp_path / "nope.json")
+    f = tmp_path / "mapping.json"
+    f.write_text('{"fields": ', encoding="utf-8")
+    with pytest.raises(TerritoriaError, match="ligne 1") as exc:
+        load_mapping(f)
+    assert "Expecting" not in exc.value.message and "Errno" not in exc.value.message

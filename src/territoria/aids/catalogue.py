@@ -185,12 +185,18 @@ def aid_document(a: Aid) -> DocumentRecord:
 def load_mapping(path: Path | None) -> dict | None:
     if path is None:
         return None
+    hint = "Le fichier --mapping doit être un JSON, par ex. {\"name\": \"Intitulé\"}."
+    if not Path(path).is_file():
+        raise TerritoriaError(f"Fichier de correspondance de champs introuvable : {path}.", hint=hint)
     try:
         with open(path, encoding="utf-8") as fh:
             m = json.load(fh)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TerritoriaError(f"Correspondance de champs illisible ({path}) : {exc}.",
-                              hint="Le fichier --mapping doit être un JSON, par ex. {\"name\": \"Intitulé\"}.")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TerritoriaError(f"Correspondance de champs illisible ({path}).",
+                              hint=hint + " Enregistrez-le en UTF-8.") from exc
+    except json.JSONDecodeError as exc:
+        raise TerritoriaError(f"Correspondance de champs illisible ({path}) : JSON invalide, ligne {exc.lineno}, "
+                              f"colonne {exc.colno}.", hint=hint) from exc
     if not isinstance(m, dict):
         raise TerritoriaError("La correspondance de champs doit être un objet JSON.")
     return m

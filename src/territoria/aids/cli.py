@@ -15,11 +15,23 @@ app = typer.Typer(help="Aides : importer des catalogues, trouver les aides d'un 
                   no_args_is_help=True)
 
 
-def _fail(exc: TerritoriaError) -> None:
+def _fail(exc: TerritoriaError, code: int = 1) -> None:
     typer.echo(f"Erreur : {exc.message}", err=True)
     if exc.hint:
         typer.echo(exc.hint, err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
+def _options(profile: Optional[str], extra: dict, date_: Optional[str] = None) -> dict:
+    """The profile and reference date given on the command line; a bad one is a usage error (exit code 2)."""
+    from territoria.aids.finder import _today
+
+    try:
+        if date_ is not None:
+            _today(date_)
+        return _read_profile(profile, extra)
+    except TerritoriaError as exc:
+        _fail(exc, 2)
 
 
 def _dump(obj) -> None:
@@ -32,18 +44,24 @@ def _read_profile(profile: Optional[str], extra: dict) -> dict:
         p = Path(profile)
         try:
             if p.is_file():
-                prof = json.loads(p.read_text(encoding="utf-8"))
-            elif profile.strip().startswith("{"):
+                raw = p.read_bytes()
+                try:
+                    text = raw.decode("utf-8-sig")
+                except UnicodeDecodeError:  # a profile saved by a Windows editor
+                    text = raw.decode("cp1252", errors="replace")
+                prof = json.loads(text)
+            elif profile.strip().startswith(("{", "[")):
                 prof = json.loads(profile)
             else:
                 raise TerritoriaError(f"Profil introuvable : {profile}.",
                                       hint="Donnez un fichier JSON ou un JSON en ligne, par ex. "
                                            "--profile '{\"commune\": \"70550\", \"age\": 19}'.")
         except json.JSONDecodeError as exc:
-            raise TerritoriaError(f"Le profil n'est pas un JSON valide ({exc.msg}).",
+            raise TerritoriaError(f"Le profil n'est pas un JSON valide (erreur ligne {exc.lineno}, colonne {exc.colno}).",
                                   hint="Exemple : {\"commune\": \"70454\", \"age\": 27, \"audience\": \"particulier\"}.")
         if not isinstance(prof, dict):
-            raise TerritoriaError("Le profil doit être un objet JSON (clés commune, age, audience…).")
+            raise TerritoriaError("Le profil doit être un objet JSON (clés commune, age, audience…).",
+                                  hint="Exemple : {\"commune\": \"70454\", \"age\": 27, \"audience\": \"particulier\"}.")
     prof.update({k: v for k, v in extra.items() if v not in (None, "")})
     return prof
 
@@ -106,8 +124,8 @@ def find_cmd(
     from territoria.core.settings import get_settings
     from territoria.trust.principal import cli_principal
 
+    prof = _options(profile, {"commune": commune, "age": age, "audience": audience, "statut": statut}, date_)
     try:
-        prof = _read_profile(profile, {"commune": commune, "age": age, "audience": audience, "statut": statut})
         out = find_with_context(prof, need, k=k, include_ineligible=include_ineligible, today=date_)
         t = get_settings().tenant
         audit_aids(out, t, prof, need, out.get("elapsed_ms") or 0.0, actor=cli_principal(t).actor)
@@ -242,8 +260,9 @@ def questions_cmd(profile: Optional[str] = typer.Option(None, "--profile"),
     """Les questions à poser au demandeur avant de répondre (mode conversationnel)."""
     from territoria.aids.finder import missing_profile_questions
 
+    prof = _options(profile, {})
     try:
-        qs = missing_profile_questions(_read_profile(profile, {}), need)
+        qs = missing_profile_questions(prof, need)
     except TerritoriaError as exc:
         _fail(exc)
         return
@@ -261,8 +280,9 @@ def chat_cmd(profile: Optional[str] = typer.Option(None, "--profile"), k: int = 
     """Conversation : décrivez votre situation, Territoria demande ce qui manque puis propose les aides."""
     from territoria.aids.conversation import AidConversation
 
+    prof = _options(profile, {})
     try:
-        conv = AidConversation(profile=_read_profile(profile, {}), k=k)
+        conv = AidConversation(profile=prof, k=k)
         typer.echo(conv.greeting())
         while True:
             try:
@@ -288,6 +308,7 @@ def eval_aids_cmd(
     from territoria.aids.evaluate import evaluate_cases, load_cases
     from territoria.aids.finder import _today
 
+    _options(None, {}, date_)
     try:
         res = evaluate_cases(load_cases(cases), k=k, details=details, today=_today(date_))
     except TerritoriaError as exc:

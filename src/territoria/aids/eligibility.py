@@ -214,6 +214,22 @@ class _LazyLabel:
         return len(str(self))
 
 
+def _outside_known_area(level: str, codes: set, terr: Territory, geo) -> str | None:
+    """With only a département or a région known (no commune), an aid for communes or EPCIs lying wholly
+    elsewhere surely fails: 'votre département' / 'votre région' (what the applicant is outside), else None."""
+    if geo is None or not codes or level not in ("commune", "communes", "epci", "ept"):
+        return None
+    members = codes if level in ("commune", "communes") else {m for e in codes for m in geo.epci_members.get(e, [])}
+    places = [c for c in (geo.commune(m) for m in members) if c is not None]
+    if not places:
+        return None
+    if terr.departements:
+        return None if {c.departement for c in places} & terr.departements else "votre département"
+    if terr.regions:
+        return None if {c.region for c in places} & terr.regions else "votre région"
+    return None
+
+
 def _eval_atom(node: dict, ctx: Context) -> Verdict:
     t = node.get("type")
     label = _LazyLabel(node, ctx.geo)
@@ -239,6 +255,9 @@ def _eval_atom(node: dict, ctx: Context) -> Verdict:
                 ok = norm_name(terr.commune.epci_name or "") in {norm_name(n) for n in node["names"]}
                 return Verdict(True, met=[str(label)]) if ok else Verdict(False, failed=[
                     f"Réservée aux habitants de {', '.join(node['names'])} : {terr.describe()} n'en fait pas partie."])
+            outside = _outside_known_area(level, codes, terr, ctx.geo)
+            if outside:
+                return Verdict(False, failed=[f"Territoire : il faut {label} ; {outside} n'en fait pas partie."])
             return _unknown(QUESTIONS["commune"], "commune")
         if not codes and node.get("names") and level == "epci" and terr.commune is not None:
             ok = norm_name(terr.commune.epci_name or "") in {norm_name(n) for n in node["names"]}

@@ -391,7 +391,13 @@ def _today(today: date | str | None) -> date:
     if today is None:
         env = os.environ.get("TERRITORIA_TODAY")
         return parse_date(env) if env else date.today()
-    return parse_date(today) if not isinstance(today, date) else today
+    if isinstance(today, date):
+        return today
+    d = parse_date(today)
+    if d is None:  # never fall back silently to today's date: ended aids would be judged on another day
+        raise TerritoriaError(f"Date de référence illisible : « {today} ».",
+                              hint="Écrivez la date au format AAAA-MM-JJ (ou JJ/MM/AAAA), par exemple 2026-12-02.")
+    return d
 
 
 def rank(index: AidIndex, state: ProfileState, need: str | None, *, k: int = 10, include_ineligible: bool = False,

@@ -150,11 +150,15 @@ def normalize_profile(profile: dict | None) -> dict:
             if n is not None:
                 out[key] = int(n) if key in ("age", "effectif", "parts") and n == int(n) else n
         elif key == "audience":
+            # An unrecognised value (a typo such as "entrepise") would fail every aid's audience condition
+            # and hide them all: leave the fact unknown, so that the question is asked instead.
             a = norm_audience(str(v))
-            out[key] = a or str(v)
+            if a:
+                out[key] = a
         elif key == "statut":
             s = norm_status(str(v))
-            out[key] = s or norm_key(v).replace(" ", "_")
+            if s:
+                out[key] = s
         elif key == "commune":
             out[key] = str(v).strip()
         else:

@@ -47,3 +47,23 @@ def questions(req: FindRequest, p: Principal = Depends(require("public"))):
 
     p = for_body_tenant(p, req.tenant)
     return {"questions": missing_profile_questions(req.profile, req.need, tenant=p.tenant)}
+
+
+@router.get("/{aid_id:path}", summary="Une aide du catalogue (conditions, montant, échéance, où déposer)")
+def get_aid(aid_id: str, p: Principal = Depends(require("public"))):
+    from territoria.aids.finder import empty_catalogue_error
+    from territoria.aids.store import AidStore
+    from territoria.core.errors import NotFoundError
+
+    if not AidStore.exists(tenant=p.tenant):
+        raise empty_catalogue_error()
+    st = AidStore.open(tenant=p.tenant)
+    try:
+        a = st.get(aid_id)
+    finally:
+        st.close()
+    if a is None:
+        raise NotFoundError(f"Aucune aide « {aid_id} » dans le catalogue.",
+                            hint="Les identifiants sont de la forme <source>/<id>, tels que renvoyés par "
+                                 "POST /api/aids/find.")
+    return a.to_dict()
