@@ -110,6 +110,40 @@ def test_bad_input_clear_french_error_and_nothing_lost(data_dir, tmp_path):
         read_attendance(bad / "greves.csv")
 
 
+def test_french_dates_and_windows_encoding_in_csv(tmp_path):
+    """A spreadsheet export: cp1252, semicolons, JJ/MM/AAAA — read day first, never as month/day."""
+    f = tmp_path / "repas.csv"
+    f.write_bytes("date;site;prevision;reel\n05/09/2016;École Gambetta;100;95\n13.09.2016;École Gambetta;100;97\n"
+                  .encode("cp1252"))
+    df = read_attendance(f)
+    assert [str(d.date()) for d in df["date"]] == ["2016-09-05", "2016-09-13"]
+    assert set(df["site"]) == {"École Gambetta"}
+    f.write_text("date,site,reel\n04/13/2016,X,10\n", encoding="utf-8")  # American month/day
+    with pytest.raises(CanteenDataError, match="Dates illisibles"):
+        read_attendance(f)
+
+
+def test_cli_dates_usage_errors_and_broken_state(data_dir):
+    from territoria.canteen import store
+
+    for args, text in ((("--from", "", "--to", "2016-09-06"), "illisible"),
+                       (("--from", "2016-02-30", "--to", "2016-03-02"), "illisible"),
+                       (("--from", "2016-09-10", "--to", "2016-09-06"), "avant la date de début"),
+                       (("--from", "2016-09-01", "--to", "2019-09-01"), "trop longue")):
+        res = _cli("forecast", *args)
+        assert res.exit_code == 2 and text in res.output and "À faire" in res.output, res.output
+    assert _cli("report", "--out", data_dir / "x.html", "--date", "demain").exit_code == 2
+
+    folder = data_dir / "canteen" / "default"
+    (folder / "model").mkdir(parents=True)
+    (folder / "settings.json").write_text('{"max_short_rate": 0.1,', encoding="utf-8")
+    res = _cli("settings")
+    assert res.exit_code == 1 and "Réglages illisibles" in res.output and "supprimez" in res.output
+    (folder / "model" / "model.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(CanteenDataError, match="territoria canteen train"):
+        store.load_model()
+
+
 # --------------------------------------------------------------------------- generic format, end to end
 
 
@@ -143,6 +177,13 @@ def test_generic_train_forecast_settings_report(data_dir, tmp_path):
     res = _cli("settings", "--max-short-rate", "0.9")
     assert res.exit_code == 1 and "invalide" in res.output
     assert json.loads(_cli("settings", "--json").stdout)["max_short_rate"] == 0.02
+
+    # JJ/MM/AAAA is read day first (5 September, not 9 May); --out creates its folder
+    csv_out = tmp_path / "nouveau" / "previsions.csv"
+    res = _cli("forecast", "--from", "05/09/2016", "--to", "06/09/2016", "--out", csv_out)
+    assert res.exit_code == 0, res.output
+    lines = csv_out.read_text(encoding="utf-8").splitlines()
+    assert "a_preparer" in lines[0] and {ln[:10] for ln in lines[1:]} == {"2016-09-05", "2016-09-06"}
 
     page = tmp_path / "cuisine.html"
     res = _cli("report", "--out", page, "--date", "2016-09-04")

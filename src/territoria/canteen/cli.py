@@ -55,14 +55,50 @@ def _progress(enabled: bool = True):
         yield update
 
 
+def _usage(message: str, hint: str) -> None:
+    """A wrong option value: French message and exit code 2 (usage error), like the other commands."""
+    err.print(f"[bold red]Erreur :[/] {_escape(message)}")
+    err.print(f"[yellow]À faire :[/] {_escape(hint)}")
+    raise typer.Exit(2)
+
+
 def _date(text: str, option: str):
+    """AAAA-MM-JJ, or JJ/MM/AAAA (day first, as written in France); anything else is a usage error."""
+    import datetime as dt
+    import re
+
     import pandas as pd
 
+    s = (text or "").strip()
+    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", s)
+    fr = re.fullmatch(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})", s)
     try:
-        return pd.Timestamp(text).normalize()
-    except (ValueError, TypeError):
-        raise TerritoriaError(f"Date illisible pour {option} : « {text} ».",
-                              hint="Écrivez la date au format AAAA-MM-JJ, par exemple 2016-09-05.")
+        if iso:
+            return pd.Timestamp(dt.date(int(iso[1]), int(iso[2]), int(iso[3])))
+        if fr:
+            return pd.Timestamp(dt.date(int(fr[3]), int(fr[2]), int(fr[1])))
+    except ValueError:
+        pass
+    _usage(f"Date illisible pour {option} : « {text} ».",
+           "Écrivez la date au format AAAA-MM-JJ (ou JJ/MM/AAAA), par exemple 2016-09-05.")
+
+
+def _check_period(start, end) -> None:
+    if end < start:
+        _usage("La date de fin (--to) est avant la date de début (--from).",
+               "Vérifiez --from et --to (format AAAA-MM-JJ).")
+    if (end - start).days > 400:
+        _usage("Période trop longue (plus d'un an).", "Demandez une prévision sur quelques semaines au plus.")
+
+
+def _write_file(path: Path, write) -> None:
+    """Write an output file chosen by the user; a folder that cannot be written is a French error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+    except OSError as exc:
+        raise TerritoriaError(f"Impossible d'écrire le fichier {path}.",
+                              hint="Vérifiez le chemin et choisissez un dossier où vous avez le droit d'écrire.") from exc
 
 
 def _source_note(folder: Path) -> str | None:
@@ -160,6 +196,7 @@ def forecast_cmd(
 ) -> None:
     """Prévoir, par cantine et par jour : prévision, intervalle et quantité à préparer."""
     start, end = _date(date_from, "--from"), _date(date_to, "--to")
+    _check_period(start, end)
     with _progress(not as_json) as progress:
         progress("Prévision")
         fc, model, settings, _ = _forecast_frame(start, end, site)
@@ -171,7 +208,7 @@ def forecast_cmd(
         csv = fc.rename(columns={"point": "prevision_modele", "low": "intervalle_bas", "high": "intervalle_haut",
                                  "quantity": "a_preparer", "fallback": "sans_historique"})
         csv["date"] = csv["date"].dt.strftime("%Y-%m-%d")
-        csv.round(1).to_csv(out_file, sep=";", index=False, decimal=",")
+        _write_file(out_file, lambda f: csv.round(1).to_csv(f, sep=";", index=False, decimal=","))
     if as_json:
         sys.stdout.write(json.dumps({"target_short_rate": settings.max_short_rate, "interval": settings.interval,
                                      "forecasts": records}, ensure_ascii=False) + "\n")
@@ -325,11 +362,10 @@ def report_cmd(
     from territoria.core.settings import get_settings
 
     notice = None
+    ref = _date(day, "--date") if day is not None else None
     data = store.load_attendance()
     last = data["date"].max()
-    if day is not None:
-        ref = _date(day, "--date")
-    else:
+    if ref is None:
         ref = pd.Timestamp.today().normalize()
         if (ref - last).days > 30:
             notice = (f"Les dernières données datent du {last.date()} : la page est établie comme si l'on était "
@@ -347,6 +383,5 @@ def report_cmd(
         page = render_report(fc, tenant=get_settings().tenant, reference=ref, settings=settings, model=model,
                              evaluation=evaluation, evaluation_pngs=pngs,
                              source=src.read_text(encoding="utf-8") if src.is_file() else None, notice=notice)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(page, encoding="utf-8")
+    _write_file(out_file, lambda f: f.write_text(page, encoding="utf-8"))
     out.print(f"[green]Page écrite[/] : {out_file} ({len(days)} jours, {fc['site'].nunique()} cantines).")

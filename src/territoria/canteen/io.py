@@ -48,14 +48,20 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
             f"Fichier introuvable : {path}.",
             hint=f"Indiquez le chemin d'un fichier CSV de {what}.",
         )
-    try:
-        return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False,
-                           encoding="utf-8-sig")
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise CanteenDataError(
-            f"Impossible de lire {path.name} comme un CSV ({exc.__class__.__name__}).",
-            hint="Enregistrez le fichier en CSV UTF-8, séparateur virgule ou point-virgule.",
-        ) from exc
+    # UTF-8 first; then Windows-1252, what French spreadsheets (Excel "CSV (séparateur : point-virgule)") write.
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False,
+                               encoding=encoding)
+        except UnicodeDecodeError as exc:
+            error = exc
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            error = exc
+            break
+    raise CanteenDataError(
+        f"Impossible de lire {path.name} comme un CSV ({error.__class__.__name__}).",
+        hint="Enregistrez le fichier en CSV UTF-8, séparateur virgule ou point-virgule.",
+    ) from error
 
 
 def _require(df: pd.DataFrame, cols: list[str], path: Path, what: str) -> None:
@@ -70,14 +76,20 @@ def _require(df: pd.DataFrame, cols: list[str], path: Path, what: str) -> None:
 
 
 def _parse_dates(values: pd.Series, path: Path, col: str = "date") -> pd.Series:
-    out = pd.to_datetime(values.str.strip(), errors="coerce", format="mixed", dayfirst=False)
-    bad = out.isna() & values.str.strip().ne("")
+    txt = values.str.strip()
+    # JJ/MM/AAAA (French spreadsheets) is read day first, never as the American month/day.
+    french = txt.str.fullmatch(r"\d{1,2}[/.]\d{1,2}[/.]\d{4}")
+    out = pd.to_datetime(txt.where(~french, ""), errors="coerce", format="mixed", dayfirst=False)
+    if french.any():
+        out[french] = pd.to_datetime(txt[french].str.replace(".", "/", regex=False), errors="coerce",
+                                     format="%d/%m/%Y")
+    bad = out.isna() & txt.ne("")
     if bad.any() or out.isna().all():
         example = values[bad].iloc[0] if bad.any() else "(vide)"
         raise CanteenDataError(
             f"Dates illisibles dans {Path(path).name}, colonne « {col} » ({int(bad.sum())} ligne(s), "
             f"par exemple « {example} »).",
-            hint="Écrivez les dates au format AAAA-MM-JJ, par exemple 2016-09-05.",
+            hint="Écrivez les dates au format AAAA-MM-JJ (ou JJ/MM/AAAA), par exemple 2016-09-05.",
         )
     return out.dt.normalize()
 

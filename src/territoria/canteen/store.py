@@ -71,9 +71,16 @@ def load_settings() -> CanteenSettings:
     f = tenant_dir() / "settings.json"
     if not f.is_file():
         return CanteenSettings()
-    data = json.loads(f.read_text(encoding="utf-8"))
-    known = {k: v for k, v in data.items() if k in CanteenSettings.__dataclass_fields__}
-    return CanteenSettings(**known)
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+        known = {k: v for k, v in data.items() if k in CanteenSettings.__dataclass_fields__}
+        s = CanteenSettings(**known)
+        s.max_short_rate, s.horizon_days, s.interval = float(s.max_short_rate), int(s.horizon_days), float(s.interval)
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise CanteenDataError(f"Réglages illisibles dans {f}.",
+                               hint="Corrigez ce fichier, ou supprimez-le pour revenir aux réglages par défaut "
+                               "(puis : territoria canteen settings).") from exc
+    return s
 
 
 def save_settings(settings: CanteenSettings) -> None:
@@ -189,7 +196,11 @@ def load_model():
     if not (folder / "model.json").is_file():
         raise CanteenDataError("Aucun modèle entraîné pour ce locataire.",
                                hint="Lancez : territoria canteen train")
-    return CanteenModel.load(folder)
+    try:
+        return CanteenModel.load(folder)
+    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as exc:
+        raise CanteenDataError("Le modèle enregistré est illisible (fichier abîmé ou d'une autre version).",
+                               hint="Relancez : territoria canteen train") from exc
 
 
 def evaluation_dir() -> Path:
