@@ -753,6 +753,9 @@ def test_tenant_cli_bad_input_leaves_nothing_half_created(data_dir):
     assert _invoke(data_dir, "tenant", "create", "mairie-a", "--attach", "sp")[0] == 0
     code, text = _invoke(data_dir, "tenant", "delete", "sp", input="n\n")
     assert code == 1 and "lu par : mairie-a" in text and "annulée" in text and tenants.exists("sp")
+    assert "[o/N]" in text  # asked in French: « o » / « oui » confirm
+    code, text = _invoke(data_dir, "tenant", "delete", "mairie-a", input="oui\n")
+    assert code == 0 and not tenants.exists("mairie-a")
 
 
 def test_user_and_key_cli_bad_input(data_dir):

@@ -35,3 +35,13 @@ def _escape(text) -> str:
 def _fail(msg: str, code: int = 1):
     _console().print(f"[bold red]Erreur :[/] {_escape(msg)}")
     raise typer.Exit(code)
+
+
+def _confirm(question: str) -> bool:
+    """A yes/no question in French: « o », « oui », « y » or « yes » confirm; anything else (or no terminal)
+    declines, so nothing is ever deleted by mistake."""
+    try:
+        answer = typer.prompt(f"{question} [o/N]", default="", show_default=False)
+    except Exception:  # no terminal, end of input, Ctrl-C: decline
+        return False
+    return answer.strip().lower() in ("o", "oui", "y", "yes")

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from territoria.cli_common import _console, _fail
+from territoria.cli_common import _confirm, _console, _fail
 from territoria.core.errors import TerritoriaError
 
 tenant_app = typer.Typer(help="Collectivités (locataires) et corpus communs.", no_args_is_help=True)
@@ -151,7 +151,7 @@ def tenant_delete(tenant: str = typer.Argument(...),
     info = _run(lambda: tenants.get(tenant))
     readers = [r["tenant"] for r in tenants.list_all() if tenant in r["commons"]]
     also = f" (corpus commun lu par : {', '.join(readers)})" if readers else ""
-    if not yes and not typer.confirm(f"Supprimer « {tenant} » et ses {info['documents']} document(s){also} ?"):
+    if not yes and not _confirm(f"Supprimer « {tenant} » et ses {info['documents']} document(s){also} ?"):
         _console().print("Suppression annulée : rien n'a été supprimé.")
         raise typer.Exit(1)
     res = tenants.delete(tenant)
