@@ -184,6 +184,8 @@ def test_generic_train_forecast_settings_report(data_dir, tmp_path):
     assert res.exit_code == 0, res.output
     lines = csv_out.read_text(encoding="utf-8").splitlines()
     assert "a_preparer" in lines[0] and {ln[:10] for ln in lines[1:]} == {"2016-09-05", "2016-09-06"}
+    table = pd.read_csv(csv_out, sep=";", decimal=",", dtype=str)
+    assert table["a_preparer"].str.fullmatch(r"\d+").all() and set(table["sans_historique"]) <= {"oui", "non"}
 
     page = tmp_path / "cuisine.html"
     res = _cli("report", "--out", page, "--date", "2016-09-04")

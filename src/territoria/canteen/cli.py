@@ -208,6 +208,8 @@ def forecast_cmd(
         csv = fc.rename(columns={"point": "prevision_modele", "low": "intervalle_bas", "high": "intervalle_haut",
                                  "quantity": "a_preparer", "fallback": "sans_historique"})
         csv["date"] = csv["date"].dt.strftime("%Y-%m-%d")
+        csv["a_preparer"] = csv["a_preparer"].astype(int)  # meals: whole numbers (not « 271,0 »)
+        csv["sans_historique"] = csv["sans_historique"].map({True: "oui", False: "non"})  # read in French
         _write_file(out_file, lambda f: csv.round(1).to_csv(f, sep=";", index=False, decimal=","))
     if as_json:
         sys.stdout.write(json.dumps({"target_short_rate": settings.max_short_rate, "interval": settings.interval,
