@@ -216,3 +216,20 @@ def test_openapi_docs_and_chat_page(client):
         assert path in spec["paths"]
     page = client.get("/")
     assert page.status_code == 200 and "Posez votre question" in page.text
+
+
+def test_serve_says_in_french_why_it_cannot_listen(tmp_path):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from territoria.cli import app
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "serve", "--port", str(port)])
+    assert r.exit_code == 1 and "déjà utilisé" in r.output  # uvicorn said it in English and exited with 0
+    r = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "serve", "--port", "99999"])
+    assert r.exit_code == 2

@@ -68,15 +68,42 @@ def ask_command(
 
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Adresse d'écoute (0.0.0.0 pour le réseau)."),
-    port: int = typer.Option(8000, "--port", help="Port TCP."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port TCP."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Moteur de langue : embedded ou openai."),
     preload: bool = typer.Option(False, "--preload", help="Charger le modèle de langue au démarrage."),
 ) -> None:
     """Démarrer l'API web (documentation OpenAPI sur /docs, API compatible OpenAI sur /v1)."""
     from territoria.web.app import serve
 
+    _check_can_listen(host, port)
     _console().print(f"API Territoria sur http://{host}:{port} — documentation : http://{host}:{port}/docs")
     serve(host=host, port=port, preload=preload, backend=backend)
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Say in French, before loading anything, why the server could not listen (uvicorn says it in English
+    after start-up and exits with code 0)."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        _fail(f"Adresse d'écoute « {host} » inconnue.", 2)
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                _fail(f"Le port {port} est déjà utilisé sur {host} (un autre serveur, ou Territoria déjà lancé). "
+                      f"Choisissez-en un autre avec --port, ou arrêtez l'autre programme.")
+            if exc.errno == errno.EACCES:
+                _fail(f"Droits insuffisants pour écouter sur le port {port} (les ports sous 1024 sont réservés "
+                      "à l'administrateur). Choisissez par exemple --port 8000.")
+            _fail(f"Impossible d'écouter sur {host}:{port} : cette adresse n'appartient pas à cette machine "
+                  "(utilisez 0.0.0.0 pour toutes ses adresses, ou 127.0.0.1).")
 
 
 def eval_answers_command(
