@@ -253,6 +253,9 @@ def test_users_passwords_and_agent_space_roles(world):
     assert h.startswith("$argon2id$") and "un mot de passe long" not in h
     with pytest.raises(Exception):
         accounts.create_user("court", tenant="b", role="agent", password="court")
+    assert accounts.authenticate("Agent.B@Exemple.fr", "un mot de passe long")["username"] == "agent.b@exemple.fr"
+    with pytest.raises(Exception, match="existe déjà"):  # one person, whatever the letter case
+        accounts.create_user("AGENT.B@exemple.fr", tenant="b", role="agent", password="un autre mot de passe")
     r = c.post("/espace-agent/connexion", data={"identifiant": "agent.b@exemple.fr", "mot_de_passe": "faux mot de passe"},
                follow_redirects=False)
     assert r.status_code == 401

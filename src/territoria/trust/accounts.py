@@ -54,7 +54,7 @@ def create_user(username: str, *, tenant: str, role: str, password: str | None =
     if password is None and oidc_subject is None:
         raise TerritoriaError("Il faut un mot de passe ou une identité OpenID Connect pour créer un utilisateur.")
     ts = _ts()
-    if ts.get_user(username) is not None:
+    if _find_user(ts, username) is not None:  # e-mail addresses: « Marie.D@… » and « marie.d@… » are one person
         raise TerritoriaError(f"L'utilisateur « {username} » existe déjà.",
                               hint="Choisissez un autre identifiant ou supprimez l'ancien compte.")
     if oidc_subject is not None and ts.user_by_subject(oidc_subject) is not None:
@@ -94,10 +94,20 @@ def set_password(username: str, password: str) -> None:
     ts.put_user(u)
 
 
+def _find_user(ts, username: str) -> dict | None:
+    """The account of this identifier, else the one account it names up to letter case (an e-mail address
+    typed « Marie.Dupont@… » at login for « marie.dupont@… »)."""
+    u = ts.get_user(username)
+    if u is None:
+        same = [x for x in ts.list_users() if x["username"].lower() == username.lower()]
+        u = same[0] if len(same) == 1 else None
+    return u
+
+
 def authenticate(username: str, password: str) -> dict | None:
     """The user when the password matches (constant work whether or not the user exists)."""
     ts = _ts()
-    u = ts.get_user(username.strip())
+    u = _find_user(ts, username.strip())
     h = (u or {}).get("password_hash") or _DUMMY_HASH
     try:
         _ph.verify(h, password)
