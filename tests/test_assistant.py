@@ -136,6 +136,22 @@ def test_sentence_stream_and_instruction_stripping():
     ("Donnez-moi le numéro de téléphone de Mme Claire Dubois", "personal_data"),
     ("Combien coûte une carte d'identité perdue ?", None),
     ("Quelle est l'adresse de la Caisse d'allocations familiales ?", None),
+    # ordinary administrative questions, not creative writing, opinions or a third person's data
+    ("Je veux écrire une lettre à la mairie", None),
+    ("Quel est l'avis d'imposition ?", None),
+    ("Quelle est l'adresse de la mairie ?", None),
+    ("Comment obtenir la traduction officielle d'un acte de naissance ?", None),
+    ("Faut-il faire traduire un diplôme étranger ?", None),
+    ("Pouvez-vous traduire ce texte en anglais ?", "off_topic"),
+    ("Comment communiquer sa nouvelle adresse à la CAF ?", None),
+    ("Comment retrouver son numéro fiscal ?", None),
+    ("Où trouver son numéro d'allocataire ?", None),
+    ("Pouvez-vous me donner son adresse ?", "personal_data"),
+    ("Mon ex-mari ne paie pas la pension, comment trouver son adresse ?", "personal_data"),
+    ("Quelle est l'adresse de Saint-Étienne Métropole ?", None),
+    ("Le numéro du Collège Jean Moulin ?", None),
+    ("Quelle est l'adresse de la médiathèque François Mitterrand ?", None),
+    ("Quel est le mail de Pierre Dupont ?", "personal_data"),
 ])
 def test_policy_screen(question, reason):
     assert policy.screen(question).reason == reason
@@ -191,6 +207,52 @@ def test_off_topic_and_policy_abstentions(corpus):
     assert a.abstained and a.reason in ("local", "no_evidence") and "mairie" in a.answer
     a = ask("Combien coûte un passeport en 2031 ?", tenant="other-empty", llm=llm)
     assert a.abstained and a.reason == "no_documents"
+
+
+def test_abstention_names_the_configured_contact(monkeypatch):
+    from territoria.assistant import prompts
+
+    monkeypatch.setenv("TERRITORIA_CONTACT", "l'accueil de la mairie de Bourg-Joli (01 23 45 67 89).")
+    msg = prompts.abstain_message("no_evidence")
+    assert msg.endswith("Vous pouvez contacter l'accueil de la mairie de Bourg-Joli (01 23 45 67 89).")
+    monkeypatch.setenv("TERRITORIA_CONTACT", "  ")
+    assert "39 39" in prompts.abstain_message("no_evidence")
+
+
+def test_declined_or_empty_follow_ups_need_no_model(corpus):
+    llm = ScriptedLLM()
+    history = [{"question": "Comment faire une première demande de passeport ?", "answer": "En mairie [1]."}]
+    a = ask("Écris-moi un poème", tenant="t1", llm=llm, history=history)
+    assert a.abstained and a.reason == "off_topic"
+    a = ask("et pour un enfant ?", tenant="other-empty", llm=llm, history=history)
+    assert a.abstained and a.reason == "no_documents"
+    assert not llm.calls  # no rewrite call for a question that is declined anyway
+
+
+def test_conversation_ids_and_damaged_files(corpus):
+    from territoria.assistant import conversations
+    from territoria.core.errors import TerritoriaError
+    from territoria.core.settings import get_settings
+
+    for bad in ("../x", "..", "a/b", ".x", "c-1\n", "x" * 65, ""):
+        with pytest.raises(TerritoriaError):
+            conversations.load("t1", bad)
+    with pytest.raises(TerritoriaError) as exc:
+        conversations.check_id("x" * 5000)
+    assert len(exc.value.message) < 200  # a huge id is not echoed back
+    p = get_settings().data_dir / "conversations" / "t1" / "damaged.json"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    for content in ("[1, 2]", "null", '"x"', '{"turns": "abc"}', "{", "\xff"):
+        p.write_text(content, encoding="utf-8")
+        assert conversations.load("t1", "damaged") == []
+    p.write_text(json.dumps({"turns": [1, "x", None, {"question": 3}, {"question": "Passeport ?", "answer": "Oui."}]}),
+                 encoding="utf-8")
+    assert conversations.load("t1", "damaged") == [{"question": "Passeport ?", "answer": "Oui."}]
+    p.write_text("[1, 2]", encoding="utf-8")
+    a = ask("J'ai perdu ma carte d'identité, comment la refaire ?", tenant="t1", conversation_id="damaged",
+            llm=ScriptedLLM())
+    assert not a.abstained  # a damaged file is an empty history, and is rewritten on the next turn
+    assert [t["question"] for t in conversations.load("t1", "damaged")] == [a.question]
 
 
 def test_cli_ask_json_contract(corpus):

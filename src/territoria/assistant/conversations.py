@@ -31,24 +31,38 @@ def _safe(tenant: str) -> str:
     return tenant_dirname(tenant)
 
 
+def check_id(conversation_id: str | None) -> str:
+    """The id itself, or a French error (callers that stream validate it before the stream starts)."""
+    # fullmatch: "$" would also accept a trailing newline in the file name
+    if not isinstance(conversation_id, str) or not _ID.fullmatch(conversation_id) or conversation_id.startswith("."):
+        shown = str(conversation_id)
+        shown = shown if len(shown) <= 64 else shown[:64] + "…"  # do not echo a huge id back
+        raise TerritoriaError(f"Identifiant de conversation invalide : « {shown} ».",
+                              hint="Utilisez 1 à 64 lettres, chiffres, tirets, points ou soulignés.")
+    return conversation_id
+
+
 def _path(tenant: str, conversation_id: str) -> Path:
     from territoria.core.settings import get_settings
 
-    if not _ID.match(conversation_id or "") or conversation_id.startswith("."):
-        raise TerritoriaError(f"Identifiant de conversation invalide : « {conversation_id} ».",
-                              hint="Utilisez 1 à 64 lettres, chiffres, tirets ou points.")
+    check_id(conversation_id)
     return get_settings().data_dir / "conversations" / _safe(tenant) / f"{conversation_id}.json"
 
 
 def load(tenant: str, conversation_id: str) -> list[dict]:
+    """The stored turns; a missing or damaged file (not JSON, not the expected shape) is an empty history."""
     p = _path(tenant, conversation_id)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-        return list(data.get("turns") or [])
     except FileNotFoundError:
         return []
     except (OSError, ValueError):
         return []
+    turns = data.get("turns") if isinstance(data, dict) else None
+    if not isinstance(turns, list):
+        return []
+    return [t for t in turns if isinstance(t, dict)
+            and all(isinstance(t.get(k), (str, type(None))) for k in ("question", "search_query", "answer"))]
 
 
 def append(tenant: str, conversation_id: str, turn: dict) -> None:

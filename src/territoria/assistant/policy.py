@@ -28,8 +28,17 @@ _CREATIVE = re.compile(
     r"(?:petite?s?\s+)?(?:poeme|texte d anniversaire|chanson|histoire|blague|discours de mariage|rap|vers)\b"
     r"|\braconte\w*\s+(?:moi\s+|nous\s+)?une\s+(?:histoire|blague)"
 )
+# A request to translate a text (imperative, "pouvez-vous traduire", "traduire … en anglais"), not a question
+# about having a document translated ("traduction officielle d'un acte", "faire traduire un diplôme").
 _TRANSLATE = re.compile(
-    r"\b(tradui\w*|traduction|translate)\b"
+    r"\b(traduis|traduisez|translate)\b"
+    r"|\b(?:peux|pouvez|pourriez|pourrais|peut|voudrais|veux)\s+(?:tu\s+|vous\s+|on\s+)?(?:me\s+|nous\s+)?traduire\b"
+    r"|\b(?:traduire|traduction)\s+(?:\w+\s+){0,4}?en\s+(?:anglais|allemand|espagnol|italien|portugais|arabe|"
+    r"chinois|russe|turc|polonais|roumain|neerlandais|breton|occitan|corse|alsacien|basque|catalan|francais)\b"
+)
+_TRANSLATE_ADMIN = re.compile(
+    r"\b(faire traduire|fait traduire|traducteur\w*|traductrice\w*|assermente\w*|officiel\w*|certifie\w*|"
+    r"jure|jures|apostille|legalis\w*|acte|actes|diplome|diplomes|jugement)\b"
 )
 _OPINION = re.compile(
     r"\b(d\s*apres vous|selon vous|a votre avis|a ton avis|votre avis|ton avis|tu penses|vous pensez|tu crois|"
@@ -56,6 +65,14 @@ _CONTACT = re.compile(
 _GIVE = re.compile(r"\b(donne\w*|communique\w*|transmet\w*|trouve\w*|indique\w*|fourni\w*|retrouve\w*)\b")
 _THIRD_POSSESSIVE = re.compile(r"\b(sa|son|ses|leur|leurs)\s+(?:nouvelle\s+|nouvel\s+|actuelle?\s+)?"
                                r"(adresse|numero|telephone|portable|coordonnees|mail|domicile)\b")
+# "Comment communiquer sa nouvelle adresse à la CAF ?", "où trouver son numéro fiscal ?": after an infinitive,
+# sa/son is the asker's own; it names a third person only with a person in the question ("mon ex-mari").
+_INFINITIVE = re.compile(r"^\w+(?:er|ir|re)$")
+_PERSON = re.compile(
+    r"\b(ex|mari|epoux|epouse|femme|conjoint|conjointe|compagnon|compagne|voisin|voisine|voisins|locataire|"
+    r"proprietaire|bailleur|pere|mere|frere|soeur|fils|fille|cousin|cousine|oncle|tante|ami|amie|collegue|"
+    r"patron|employe|salarie|debiteur|personne|quelqu un|monsieur|madame)\b"
+)
 
 # Capitalised words that begin institution names, not people ("Caisse d'allocations familiales"…).
 _INSTITUTION = {
@@ -66,7 +83,15 @@ _INSTITUTION = {
     "croix", "rouge", "saint", "sainte", "rue", "avenue", "boulevard", "place", "bonjour", "madame", "monsieur",
     "merci", "cordialement", "je", "nous", "mon", "ma", "mes", "le", "la", "les", "un", "une", "est", "pourriez",
     "pouvez", "pourrais", "peux", "quel", "quelle", "quand", "comment", "combien", "ou", "qui", "que", "mes",
+    "metropole", "info", "pro", "allo",
 }
+# A name right after one of these words names a street or a building ("Collège Jean Moulin"), not a person.
+_NAMED_AFTER = re.compile(
+    r"\b(rue|avenue|boulevard|place|quai|allee|impasse|chemin|route|square|cours|ecole|college|lycee|groupe scolaire|"
+    r"mediatheque|bibliotheque|stade|gymnase|salle|piscine|hopital|clinique|centre|espace|maison|residence|"
+    r"parc|jardin|theatre|musee|institut|universite|foyer|creche|pont|halle|complexe|cite)"
+    r"(?:\s+(?:primaire|maternelle|elementaire|municipale?|hospitalier|sportif|culturel|social|des fetes))?\s*$"
+)
 _CIVILITY = re.compile(r"\b(?:M\.|Mme|Mlle|Monsieur|Madame|Mademoiselle|Me|Maître|Docteur|Dr)\s+[A-ZÀ-Ý][\w'-]+")
 _NAME_PAIR = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-ZÀ-Ý][a-zà-ÿ]+(?:-[A-ZÀ-Ý][a-zà-ÿ]+)?)\s+([A-ZÀ-Ý][a-zà-ÿ]+|[A-Z]{2,})\b")
 
@@ -125,19 +150,35 @@ def _named_person(question: str) -> bool:
     if _CIVILITY.search(question):
         return True
     for m in _NAME_PAIR.finditer(question):
-        a, b = fold(m.group(1)), fold(m.group(2))
+        # folded words, hyphens as spaces, as in PLACES ("Saint-Étienne" -> "saint etienne")
+        a, b = " ".join(_folded_words(m.group(1))), " ".join(_folded_words(m.group(2)))
         if a in _INSTITUTION or b in _INSTITUTION:
             continue
         if a in PLACES or b in PLACES or f"{a} {b}" in PLACES:
+            continue
+        if _NAMED_AFTER.search(a) or _NAMED_AFTER.search(" ".join(_folded_words(question[:m.start()]))):
             continue
         return True
     return False
 
 
+def _third_person_possessive(f: str) -> bool:
+    """'Donnez-moi son adresse' (asked of the assistant), or 'comment trouver son adresse' about a person."""
+    if not _THIRD_POSSESSIVE.search(f):
+        return False
+    verbs = [(m.group(0), f[:m.start()].split()[-1:]) for m in _GIVE.finditer(f)]
+    if not verbs:
+        return False
+    addressed = any((before == ["me"] or before == ["nous"] or before == ["m"]) if _INFINITIVE.match(v)
+                    else before != ["se"]  # "l'école se trouve" is not a request
+                    for v, before in verbs)
+    return addressed or bool(_PERSON.search(f))
+
+
 def screen(question: str) -> Screen:
     f = " ".join(_folded_words(question))
     s = Screen(places=find_places(question), years=years(question), local_cue=bool(_LOCAL_CUE.search(f)))
-    if _CREATIVE.search(f) or _TRANSLATE.search(f):
+    if _CREATIVE.search(f) or (_TRANSLATE.search(f) and not _TRANSLATE_ADMIN.search(f)):
         s.reason, s.detail = "off_topic", "creative or translation request"
     elif _POLITICS.search(f):
         s.reason, s.detail = "opinion", "political opinion"
@@ -145,6 +186,6 @@ def screen(question: str) -> Screen:
         s.reason, s.detail = "opinion", "opinion or forecast"
     elif _PREDICT_VERB.search(f) and _MARKET.search(f) and (_FUTURE.search(f) or _OPINION.search(f)):
         s.reason, s.detail = "opinion", "market forecast"
-    elif _CONTACT.search(f) and (_named_person(question) or (_THIRD_POSSESSIVE.search(f) and _GIVE.search(f))):
+    elif _CONTACT.search(f) and (_named_person(question) or _third_person_possessive(f)):
         s.reason, s.detail = "personal_data", "personal data of a third person"
     return s

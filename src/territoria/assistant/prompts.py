@@ -61,7 +61,7 @@ def contact_line(contact: str | None = None) -> str:
     """Who to contact; TERRITORIA_CONTACT can name the collectivity's own desk (phone, address, site)."""
     import os
 
-    contact = contact or os.environ.get("TERRITORIA_CONTACT")
+    contact = (contact or os.environ.get("TERRITORIA_CONTACT") or "").strip().rstrip(".")  # the line adds its own
     if contact:
         return f"Vous pouvez contacter {contact}."
     return ("Vous pouvez vous adresser à votre mairie (accueil, téléphone ou site internet de la commune) "

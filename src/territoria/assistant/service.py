@@ -472,23 +472,28 @@ def ask(question: str, *, tenant: str | None = None, conversation_id: str | None
     # 1. follow-ups
     if history is None and conversation_id:
         history = conversations.load(tenant, conversation_id)
+    ans.search_query = question
+    # a declined request, or an empty index, is answered without the model (no rewrite call either)
+    sc = screen(question)
+    if sc.reason:
+        ans.evidence = {"policy": sc.reason}
+        return finish(sc.reason)
+    store = get_store(settings)
+    if store.count_documents(store.scope(tenant), visibility=visibility) == 0:
+        return finish("no_documents")
     q = question
     if history:
         q = rewrite_question(question, history, llm=llm, backend=backend)
     ans.search_query = q
 
-    # 2. what a public service declines
-    sc = screen(q)
-    if sc.reason is None and q != question:
-        sc.reason = screen(question).reason
+    # 2. what a public service declines (the rewritten question)
+    if q != question:
+        sc = screen(q)
     if sc.reason:
         ans.evidence = {"policy": sc.reason}
         return finish(sc.reason)
 
     # 3. retrieval and evidence
-    store = get_store(settings)
-    if store.count_documents(store.scope(tenant), visibility=visibility) == 0:
-        return finish("no_documents")
     hits = search(q, k=SEARCH_K, mode="hybrid", tenant=tenant)
     if hits and reformulate_enabled():
         if llm is None:
