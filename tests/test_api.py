@@ -86,6 +86,14 @@ def test_invalid_requests_say_which_field_and_what_it_expects(client):
     assert "« k » (nombre entier attendu)" in err('{"query": "x", "k": "beaucoup"}')
     assert "objet JSON" in err("[1, 2]")
     assert "« query » manquant" in err("{}")
+    r = client.post("/v1/chat/completions", headers=H,
+                    json={"n": 2, "messages": [{"role": "user", "content": "Comment refaire un passeport ?"}]})
+    assert r.status_code == 422 and "« n »" in r.json()["error"]["message"]  # one answer per request, said so
+    r = client.post("/v1/chat/completions", headers=H, json={"messages": [{"role": "system", "content": "x"}]})
+    assert r.status_code == 400 and "« user »" in r.json()["error"]["hint"]
+    r = client.post("/api/ask", headers=H, json={"question": "Et pour un enfant ?", "conversation_id": "../x",
+                                                 "stream": True})
+    assert r.status_code == 400 and "conversation" in r.json()["error"]["message"]  # JSON, not an SSE error
     r = client.post("/ui/api/ask", json={"question": "x" * 20001})  # the chat's own route has a length cap
     assert r.status_code == 422 and "« question » trop long (20000 au plus)" in r.json()["error"]["message"]
 

@@ -181,6 +181,8 @@ def test_chat_abstention_and_errors(client):
     assert r.status_code == 400 and r.json()["error"]["message"] == "La question est vide."
     r = client.post("/ui/api/ask", json={"question": "Bonjour ?", "conversation_id": "../../x"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_conversation"
+    r = client.post("/ui/api/ask", json={"question": "Bonjour ?", "conversation_id": "abc\n"})  # not a file name
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_conversation"
 
 
 def test_answer_log_retention(client, monkeypatch):

@@ -94,8 +94,10 @@ class ChatRequest(BaseModel):
     model: Optional[str] = None
     messages: list[ChatMessage]
     stream: bool = False
-    max_tokens: Optional[int] = None
-    temperature: Optional[float] = None
+    n: Optional[int] = Field(None, ge=1, le=1, description="Une seule réponse par requête.")
+    max_tokens: Optional[int] = Field(None, ge=1, le=1024, description="Longueur maximale de la réponse.")
+    temperature: Optional[float] = Field(None, description="Acceptée et ignorée : les réponses sont produites "
+                                                           "à température 0 (reproductibles).")
     user: Optional[str] = None
     tenant: Optional[str] = None  # extension
 
@@ -144,7 +146,8 @@ def _history_from_messages(msgs: list[ChatMessage]) -> tuple[str, list[dict]]:
     """Last user message = the question; earlier user/assistant pairs = conversation history."""
     users = [i for i, m in enumerate(msgs) if m.role == "user"]
     if not users:
-        raise ApiError("Aucun message de l'usager (« role »: « user ») dans la requête.", code="no_question")
+        raise ApiError("Aucun message de l'usager (« role »: « user ») dans la requête.", code="no_question",
+                       hint="Ajoutez un message « role »: « user » contenant la question.")
     last = users[-1]
     question = _text_of(msgs[last].content)
     history: list[dict] = []
@@ -313,6 +316,10 @@ def create_app() -> FastAPI:
             from territoria.assistant.service import _clean_question
 
             _clean_question(req.question)  # validation errors as JSON, before the stream starts
+            if req.conversation_id is not None:
+                from territoria.assistant import conversations
+
+                conversations.check_id(req.conversation_id)
 
             def events() -> Iterator[str]:
                 for ev in ask_stream(req.question, **kw):
@@ -459,7 +466,7 @@ def create_app() -> FastAPI:
         created = int(time.time())
         model = req.model or ASSISTANT_MODEL_ID
         if not req.stream:
-            a = ask(question, tenant=t, history=history, **who).to_dict()
+            a = ask(question, tenant=t, history=history, max_tokens=req.max_tokens, **who).to_dict()
             content = a["answer"] + _sources_block(a["citations"])
             n_prompt = len(question) // 4
             n_comp = len(content) // 4
@@ -482,7 +489,7 @@ def create_app() -> FastAPI:
 
         def events() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
-            for ev in ask_stream(question, tenant=t, history=history, **who):
+            for ev in ask_stream(question, tenant=t, history=history, max_tokens=req.max_tokens, **who):
                 kind = ev.get("type")
                 if kind == "token":
                     yield chunk({"content": ev["text"]})

@@ -221,7 +221,7 @@ def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[st
     t = _tenant(x_territoria_tenant or req.tenant)
     _clean_question(req.question)  # French JSON error before the stream starts
     cid = req.conversation_id
-    if cid is not None and not _CONV_RE.match(cid):
+    if cid is not None and not _CONV_RE.fullmatch(cid):
         return _error_json("Identifiant de conversation invalide.", "invalid_conversation",
                            "Commencez une nouvelle conversation.")
     try:
