@@ -467,3 +467,176 @@ def test_jpeg_and_transparent_png(tmp_path):
     png = tmp_path / "transparent.png"
     rgba.save(png)
     assert "conseil municipal" in fold(extract(png, max_bytes=MAX).text)
+
+
+# --- Real-world files (QA round) ----------------------------------------------------------
+
+
+def test_docx_keeps_fields_insertions_text_boxes_nested_tables_and_notes(tmp_path):
+    import docx
+    from docx.oxml import parse_xml
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    d = docx.Document()
+    d.add_heading("Délibération sur les tarifs", level=1)
+    par = d.add_paragraph("Date de la séance : ")
+    par._p.append(parse_xml(f'<w:fldSimple {w} w:instr="DATE"><w:r><w:t>12 mars 2024</w:t></w:r></w:fldSimple>'))
+    par._p.append(parse_xml(f'<w:ins {w} w:id="1" w:author="x"><w:r><w:t> (séance extraordinaire)</w:t></w:r></w:ins>'))
+    par._p.append(parse_xml(f'<w:del {w} w:id="2" w:author="x"><w:r><w:delText>texte supprimé</w:delText></w:r></w:del>'))
+    par._p.append(parse_xml(f'<w:sdt {w}><w:sdtContent><w:r><w:t> salle du conseil</w:t></w:r></w:sdtContent></w:sdt>'))
+    box = d.add_paragraph("Encadré :")
+    box._p.append(parse_xml(
+        f'<w:r {w} xmlns:v="urn:schemas-microsoft-com:vml"><w:pict><v:shape><v:textbox><w:txbxContent>'
+        "<w:p><w:r><w:t>Gratuité pour les moins de 3 ans</w:t></w:r></w:p></w:txbxContent></v:textbox></v:shape></w:pict></w:r>"))
+    table = d.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text = "Repas"
+    table.rows[0].cells[1].add_table(rows=1, cols=1).rows[0].cells[0].text = "3,10 € par enfant"
+    p = tmp_path / "tarifs.docx"
+    d.save(p)
+    doc = extract(p, max_bytes=MAX)
+    text = doc.text
+    for words in ("12 mars 2024", "(séance extraordinaire)", "salle du conseil", "Gratuité pour les moins de 3 ans",
+                  "3,10 € par enfant"):
+        assert words in text, words
+    assert "texte supprimé" not in text
+    assert "Encadré :\nGratuité" in text  # the text box on its own line
+
+
+def test_docx_footnotes_are_indexed(tmp_path):
+    import docx
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+
+    d = docx.Document()
+    d.add_paragraph("Le budget primitif est voté par chapitre.")
+    notes = (
+        '<w:footnotes xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p></w:footnote>'
+        '<w:footnote w:id="1"><w:p><w:r><w:t>Article L2312-3 du CGCT.</w:t></w:r></w:p></w:footnote></w:footnotes>'
+    ).encode()
+    ctype = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+    d.part.relate_to(Part(PackURI("/word/footnotes.xml"), ctype, notes, d.part.package), RT.FOOTNOTES)
+    p = tmp_path / "budget.docx"
+    d.save(p)
+    doc = extract(p, max_bytes=MAX)
+    note = next(s for s in doc.sections if s.heading_path == ["Notes"])
+    assert note.text == "Article L2312-3 du CGCT."
+
+
+def test_odt_note_and_frame_not_glued_to_the_text(tmp_path):
+    from odf.draw import Frame, TextBox
+    from odf.opendocument import OpenDocumentText
+    from odf.text import Note, NoteBody, NoteCitation, P
+
+    odt = OpenDocumentText()
+    par = P(text="Le règlement s'applique")
+    note = Note(noteclass="footnote")
+    note.addElement(NoteCitation(text="1"))
+    body = NoteBody()
+    body.addElement(P(text="Voir la délibération 2023-45."))
+    note.addElement(body)
+    par.addElement(note)
+    par.addText(" aux voies communales.")
+    frame = Frame(width="5cm", height="2cm", anchortype="as-char")
+    box = TextBox()
+    box.addElement(P(text="Encadré important"))
+    frame.addElement(box)
+    par.addElement(frame)
+    odt.text.addElement(par)
+    p = tmp_path / "voirie.odt"
+    odt.save(str(p))
+    text = extract(p, max_bytes=MAX).text
+    assert "s'applique\nVoir la délibération 2023-45.\naux voies communales." in text
+    assert "communales.\nEncadré important" in text
+
+
+def test_html_keeps_the_main_content_only(tmp_path):
+    p = tmp_path / "page.html"
+    p.write_text(
+        '<html lang="fr"><head><meta charset="utf-8"><title>Inscriptions scolaires</title></head><body>'
+        '<header><ul class="menu"><li>Accueil</li><li>Agenda des sorties</li></ul>'
+        "<form><label>Rechercher sur le site</label></form></header>"
+        '<div id="tarteaucitron">Ce site utilise des cookies.</div>'
+        '<div role="navigation">Accueil &gt; Démarches</div>'
+        "<main><article><header><h1>Inscriptions scolaires</h1></header>"
+        "<p>Les inscriptions se font en mairie du 1er mars au 30 avril.</p></article></main>"
+        "<aside>Fête du village le 14 juillet</aside></body></html>",
+        encoding="utf-8",
+    )
+    doc = extract(p, max_bytes=MAX)
+    assert doc.sections[0].heading_path == ["Inscriptions scolaires"]
+    assert doc.text.strip().endswith("Les inscriptions se font en mairie du 1er mars au 30 avril.")
+    for noise in ("Agenda des sorties", "Rechercher", "cookies", "Démarches", "Fête du village"):
+        assert noise not in doc.text, noise
+    # Without <main>: the site's header, forms and sidebars go, an article's own header stays.
+    p.write_text(
+        "<html><body><header>Menu du site</header><article><header><h1>Arrêté de voirie</h1></header>"
+        "<p>La rue est fermée.</p></article><aside>Liens utiles</aside>"
+        '<div class="cookie-banner">Accepter les cookies</div></body></html>',
+        encoding="utf-8",
+    )
+    doc = extract(p, max_bytes=MAX)
+    assert doc.sections[0].heading_path == ["Arrêté de voirie"]
+    assert "Menu du site" not in doc.text and "Liens utiles" not in doc.text and "cookies" not in doc.text
+
+
+def test_html_declared_charsets_as_browsers_read_them(tmp_path):
+    latin1 = tmp_path / "ancienne.htm"
+    latin1.write_bytes(b'<html><head><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">'
+                       b"</head><body><p>Co\xfbt de l'\x9cuvre : 12 \x80</p></body></html>")
+    assert "Coût de l'œuvre : 12 €" in extract(latin1, max_bytes=MAX).text
+    wrong = tmp_path / "mal_declaree.html"
+    wrong.write_bytes(b'<html><head><meta charset="utf-8"><title>Caf\xe9 associatif</title></head>'
+                      b"<body><p>Le caf\xe9 est ouvert.</p></body></html>")
+    doc = extract(wrong, max_bytes=MAX)
+    assert doc.title == "Café associatif"
+    assert "Le café est ouvert." in doc.text
+
+
+@needs_tesseract
+def test_sideways_scan_is_read_upright(tmp_path):
+    from PIL import Image
+
+    p = tmp_path / "scan_tourne.png"
+    Image.open(DOCS / "deliberation_scan.png").rotate(90, expand=True).save(p)
+    assert "conseil municipal" in fold(extract(p, max_bytes=MAX).text)
+
+
+def test_folder_walk_skips_lock_and_system_files_and_keeps_symlink_place(tmp_path):
+    from territoria.ingest.pipeline import expand_paths, file_doc_id
+
+    root = tmp_path / "drive"
+    (root / "notes").mkdir(parents=True)
+    (root / "notes" / "cr.md").write_text("# Compte rendu\n\nTexte.\n", encoding="utf-8")
+    for junk in ("~$rapport.docx", "Thumbs.db", "desktop.ini", ".DS_Store"):
+        (root / "notes" / junk).write_bytes(b"\x00junk")
+    outside = tmp_path / "ailleurs"
+    outside.mkdir()
+    (outside / "cr.md").write_text("# Autre\n\nTexte.\n", encoding="utf-8")
+    (root / "lien").mkdir()
+    (root / "lien" / "cr.md").symlink_to(outside / "cr.md")
+    files = expand_paths([root])
+    assert [f.relative_to(root).as_posix() for f, _ in files] == ["lien/cr.md", "notes/cr.md"]
+    assert [file_doc_id(f, r) for f, r in files] == ["lien/cr.md", "notes/cr.md"]
+
+
+def test_unchanged_file_is_not_read_again(tmp_path, monkeypatch):
+    from territoria.core.settings import Settings
+    from territoria.ingest import pipeline
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(DOCS / "tri_selectif.md", folder / "tri.md")
+    settings = Settings(data_dir=tmp_path / "data")
+    first = pipeline.ingest_paths([folder], tenant="qa", settings=settings)
+    assert (first.ingested, first.unchanged) == (1, 0)
+    calls = []
+    real = loaders.extract
+    monkeypatch.setattr(loaders, "extract", lambda *a, **kw: calls.append(a) or real(*a, **kw))
+    again = pipeline.ingest_paths([folder], tenant="qa", settings=settings)
+    assert (again.ingested, again.unchanged, calls) == (0, 1, [])
+    with (folder / "tri.md").open("a", encoding="utf-8") as fh:
+        fh.write("\nLes piles vont en déchetterie.\n")
+    changed = pipeline.ingest_paths([folder], tenant="qa", settings=settings)
+    assert (changed.ingested, changed.unchanged, len(calls)) == (1, 0, 1)

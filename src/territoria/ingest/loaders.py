@@ -617,6 +617,65 @@ def _docx_blocks(document: Any) -> Iterable[Any]:
             stack.extend(reversed([c for c in el.iterchildren() if c.tag != qn("w:sdtPr")]))
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+# Deleted text (tracked changes), the legacy copy of a drawing (mc:Fallback repeats the text box of
+# mc:Choice), hidden runs' properties: never visible text.
+_DOCX_SKIP = {
+    _W + "del", _W + "moveFrom", _W + "rPr", _W + "pPr",
+    "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback",
+}
+
+
+def _docx_text(el: Any) -> str:
+    """Visible text of a WordprocessingML element (iterative).
+
+    Unlike python-docx's ``Paragraph.text`` it keeps the text of inline content controls, simple
+    fields, tracked insertions, smart tags and text boxes; nested paragraphs get their own line.
+    """
+    out: list[str] = []
+    stack: list[Any] = [el]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        tag = node.tag
+        if not isinstance(tag, str) or tag in _DOCX_SKIP:
+            continue
+        if tag == _W + "t":
+            out.append(node.text or "")
+        elif tag == _W + "tab":
+            out.append("\t")
+        elif tag in (_W + "br", _W + "cr"):
+            out.append("\n")
+        elif tag == _W + "noBreakHyphen":
+            out.append("-")
+        else:
+            if tag == _W + "p" and node is not el:
+                out.append("\n")
+                stack.append("\n")
+            stack.extend(reversed(list(node)))
+    return "".join(out)
+
+
+def _docx_notes(document: Any) -> list[str]:
+    """Texts of the footnotes and endnotes (parts python-docx does not expose)."""
+    from docx.oxml import parse_xml
+
+    notes: list[str] = []
+    for rel in document.part.rels.values():
+        if rel.is_external or not rel.reltype.endswith(("/footnotes", "/endnotes")):
+            continue
+        root = parse_xml(rel.target_part.blob)
+        for note in root:
+            if note.get(_W + "type") in ("separator", "continuationSeparator", "continuationNotice"):
+                continue
+            text = _one_line(_docx_text(note))
+            if text:
+                notes.append(text)
+    return notes
+
+
 def _load_docx(ctx: _Ctx) -> ExtractedDocument:
     import docx
     from docx.table import Table
@@ -634,7 +693,7 @@ def _load_docx(ctx: _Ctx) -> ExtractedDocument:
     first_par: str | None = None
     for block in _docx_blocks(document):
         if isinstance(block, Paragraph):
-            text = block.text
+            text = _docx_text(block._p)
             if not text.strip():
                 continue
             level = _docx_heading_level(block)
@@ -654,10 +713,15 @@ def _load_docx(ctx: _Ctx) -> ExtractedDocument:
                     if cell._tc is last:  # horizontally merged cell repeated
                         continue
                     last = cell._tc
-                    cells.append(cell.text)
+                    cells.append(_docx_text(cell._tc))  # with nested tables and content controls
                 rows.append(cells)
             builder.add(_table_rows(rows))
     builder.flush()
+    notes = _docx_notes(document)
+    if notes:
+        builder.heading(1, "Notes")
+        builder.add("\n".join(notes))
+        builder.flush()
 
     props = document.core_properties
     title = _one_line(props.title or "") or title_par or builder.first_heading() or first_par or ctx.path.stem
@@ -716,6 +780,7 @@ def _odf_text(el: Any) -> str:
         else:
             # Paragraphs nested in frames/notes: keep them on their own line.
             if q in ((_ODF_TEXT, "p"), (_ODF_TEXT, "h")) and node is not el:
+                out.append("\n")  # before and after: a note or a frame is not glued to the word
                 stack.append("\n")
             stack.extend(reversed(node.childNodes))
     return "".join(out)
@@ -789,6 +854,19 @@ def _odf_element(module: str, local: str) -> Callable[..., Any]:
 # --- HTML ----------------------------------------------------------------------------------
 
 _HTML_DROP = ["script", "style", "nav", "footer", "noscript", "template", "svg", "iframe", "object", "head", "button", "select"]
+_HTML_DROP_ROLES = ["navigation", "banner", "contentinfo", "search", "dialog", "alertdialog"]
+_COOKIE_BANNER = re.compile(r"(?i)cookie|tarteaucitron")
+
+
+def _html_is_cookie_banner(tag: Any) -> bool:
+    if tag.name in ("html", "body", "main", "article"):
+        return False
+    names = " ".join([str(tag.get("id") or ""), *(tag.get("class") or [])])
+    if not names.strip() or _COOKIE_BANNER.search(names) is None:
+        return False
+    return tag.find(["main", "article", "h1"]) is None  # a wrapper of the whole page, not a banner
+
+
 _HTML_BLOCK = {
     "p", "div", "section", "article", "main", "aside", "header", "blockquote", "pre", "ul", "ol", "dl",
     "li", "dt", "dd", "figure", "figcaption", "address", "table", "thead", "tbody", "tfoot", "caption",
@@ -879,20 +957,43 @@ def _html_document(markup: bytes | str, ctx: _Ctx) -> tuple[str | None, _Section
         metadata["lang"] = str(html_tag.get("lang"))
     for tag in soup(_HTML_DROP):
         tag.decompose()
+    for tag in soup.find_all(attrs={"role": _HTML_DROP_ROLES}):
+        tag.decompose()
+    for tag in soup.find_all(_html_is_cookie_banner):
+        tag.decompose()
     for br in soup.find_all("br"):
         br.replace_with("\n")
+    # A page that marks its main content: only that (site header, menus, sidebars are not the page).
+    main = soup.find("main") or soup.find(attrs={"role": "main"})
+    root = main if main is not None and main.get_text(strip=True) else soup
+    if root is soup:
+        for tag in soup.find_all(["header", "aside", "form"]):
+            if tag.find_parent("article") is None:
+                tag.decompose()
     builder = _SectionBuilder()
-    _html_to_builder(soup, builder)
+    _html_to_builder(root, builder)
     return title, builder, metadata
+
+
+_HTML_AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii", "windows-1252", "cp1252"}
 
 
 def _load_html(ctx: _Ctx) -> ExtractedDocument:
     from bs4.dammit import EncodingDetector
 
     data = ctx.path.read_bytes()
-    markup: bytes | str = data
-    if not EncodingDetector.find_declared_encoding(data[:4096], is_html=True, search_entire_document=False):
-        # No declared charset: use our deterministic UTF-8 / cp1252 detection.
+    markup: str | None = None
+    declared = EncodingDetector.find_declared_encoding(data[:4096], is_html=True, search_entire_document=False)
+    if declared:
+        enc = declared.strip().lower()
+        if enc in _HTML_AS_CP1252:
+            enc = "cp1252"  # what browsers do (WHATWG): keeps €, œ, ’ of pages saved on Windows
+        try:
+            markup = data.decode(enc)
+        except (LookupError, UnicodeDecodeError):
+            markup = None  # unknown or wrong declaration (cp1252 bytes in a page said to be UTF-8)
+    if markup is None:
+        # No usable declared charset: use our deterministic UTF-8 / cp1252 detection.
         markup, _ = _decode_text(data)
     title, builder, metadata = _html_document(markup, ctx)
     title = title or builder.first_heading() or ctx.path.stem

@@ -18,6 +18,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
 OCR_LANG = "fra"
+# Page segmentation with orientation detection: a page scanned sideways or upside down is read
+# upright (with the default mode it came out as gibberish). Without Tesseract's "osd" model,
+# Tesseract warns and reads the page as it is.
+OCR_CONFIG = "--psm 1"
 # Seconds allowed for one page before giving up on it.
 OCR_PAGE_TIMEOUT_S = 180
 # Images larger than this (pixels) are scaled down before OCR; small ones scaled up.
@@ -109,7 +113,7 @@ def ocr_image(img: "Image.Image") -> str:
     try:
         # One OCR at a time per process: the machine is small and shared.
         with _lock:
-            text = pytesseract.image_to_string(img, lang=OCR_LANG, timeout=OCR_PAGE_TIMEOUT_S)
+            text = pytesseract.image_to_string(img, lang=OCR_LANG, config=OCR_CONFIG, timeout=OCR_PAGE_TIMEOUT_S)
     except pytesseract.TesseractNotFoundError as exc:
         _tesseract.cache_clear()
         raise IngestError(

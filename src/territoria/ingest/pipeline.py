@@ -7,9 +7,11 @@ computed afterwards (`embed_pending`), and search uses whatever vectors are read
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,9 +96,10 @@ def index_texts(record: DocumentRecord, chunks) -> tuple[list[list[str]], list[s
     return terms, embed
 
 
-def store_record(store, tenant: str, record: DocumentRecord, known: dict[str, str]) -> tuple[bool, int]:
-    """Store one record unless unchanged. Returns (written, n_chunks)."""
-    h = content_hash(record)
+def store_record(store, tenant: str, record: DocumentRecord, known: dict[str, str],
+                 h: str | None = None) -> tuple[bool, int]:
+    """Store one record unless unchanged (`h`: its hash, else `content_hash`). Returns (written, n_chunks)."""
+    h = h or content_hash(record)
     if known.get(record.doc_id) == h:
         return False, 0
     if not any(s.text.strip() for s in record.sections):
@@ -204,14 +207,24 @@ def is_jsonl(path: Path) -> bool:
     return path.name.lower().endswith(JSONL_SUFFIXES)
 
 
+# Files that office suites and file managers leave in shared folders: never documents.
+_SYSTEM_FILES = {"thumbs.db", "desktop.ini", "ehthumbs.db", "icon\r"}
+
+
+def _is_system_file(name: str) -> bool:
+    """Word/Excel lock files (~$rapport.docx), Windows thumbnails caches, folder settings."""
+    return name.startswith("~$") or name.lower() in _SYSTEM_FILES
+
+
 def expand_paths(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
-    """(file, root) pairs: folders are walked recursively; hidden files are skipped."""
+    """(file, root) pairs: folders are walked recursively; hidden and system files are skipped."""
     out: list[tuple[Path, Path]] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                parts = f.relative_to(p).parts
+                if f.is_file() and not any(part.startswith(".") for part in parts) and not _is_system_file(f.name):
                     out.append((f, p))
         else:
             out.append((p, p.parent))
@@ -219,10 +232,34 @@ def expand_paths(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
 
 
 def file_doc_id(path: Path, root: Path) -> str:
+    # abspath, not resolve: a symlink to a file elsewhere keeps its place in the folder given
+    # (resolved, it fell back to its bare name, and two such links with one name collided).
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
     except ValueError:
         return path.name
+
+
+@functools.lru_cache(maxsize=1)
+def _extractor_version() -> str:
+    """Hash of the code that turns a file into passages: a new version re-reads every file once."""
+    h = hashlib.sha256()
+    for name in ("loaders.py", "ocr.py", "chunking.py", "pipeline.py"):
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()
+
+
+def file_key(path: Path, doc_id: str, source: str, visibility: str | None) -> str:
+    """Hash of a file's bytes and of what its record depends on, known before any extraction.
+
+    Stored as the document's hash, it lets an unchanged file be skipped without being read
+    again (a re-run on a folder of scans re-did the OCR of every page just to find it unchanged).
+    """
+    h = hashlib.sha256(f"file\0{_extractor_version()}\0{doc_id}\0{source}\0{visibility}\0".encode())
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return "file:" + h.hexdigest()
 
 
 def record_from_file(path: Path, root: Path, settings: Settings, source: str) -> DocumentRecord:
@@ -260,14 +297,14 @@ def ingest_paths(paths: Iterable[Path], *, tenant: str | None = None, source: st
     summary = IngestSummary()
     t0 = time.perf_counter()
 
-    def handle(item: DocumentRecord | IngestError, label: str) -> None:
+    def handle(item: DocumentRecord | IngestError, label: str, h: str | None = None) -> None:
         if isinstance(item, IngestError):
             summary.failed.append((label, str(item)))
             return
         if visibility is not None:
             item.visibility = visibility
         try:
-            written, n = store_record(store, tenant, item, known)
+            written, n = store_record(store, tenant, item, known, h)
         except IngestError as exc:
             summary.failed.append((label, str(exc)))
             return
@@ -287,8 +324,18 @@ def ingest_paths(paths: Iterable[Path], *, tenant: str | None = None, source: st
                     progress.advance(task)
             continue
         try:
-            rec = record_from_file(f, root, settings, source or "fichiers")
-            handle(rec, str(f))
+            doc_id, src = file_doc_id(f, root), source or "fichiers"
+            key = None
+            try:
+                if f.stat().st_size <= settings.max_file_bytes:
+                    key = file_key(f, doc_id, src, visibility)
+            except OSError:
+                pass  # the loader says why it cannot be read
+            if key is not None and known.get(doc_id) == key:
+                summary.unchanged += 1
+                summary.doc_ids.append(doc_id)
+            else:
+                handle(record_from_file(f, root, settings, src), str(f), key)
         except IngestError as exc:
             summary.failed.append((str(f), str(exc)))
         except Exception as exc:  # a loader bug must not stop the run nor lose stored data
