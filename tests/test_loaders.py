@@ -181,6 +181,14 @@ def test_csv_tab_and_grouping(tmp_path):
     assert "commune: Commune 64; population: 640" in doc.sections[-1].text
 
 
+def test_csv_excel_sep_line(tmp_path):
+    p = tmp_path / "tarifs.csv"  # Excel's « sep=; » line: the delimiter, not a column named « sep= »
+    p.write_bytes("sep=;\r\nPrestation;Tarif\r\nCantine;3,50 €\r\n".encode("cp1252"))
+    doc = extract(p, max_bytes=MAX)
+    assert doc.metadata["delimiter"] == ";"
+    assert "Prestation: Cantine; Tarif: 3,50 €" in doc.sections[0].text and "sep=" not in doc.sections[0].text
+
+
 def test_eml_body_metadata_and_attachment():
     doc = load("courriel_arrete.eml")
     assert doc.doc_type == "eml"

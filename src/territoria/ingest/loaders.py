@@ -1124,7 +1124,11 @@ def _sniff_delimiter(sample: str) -> str:
 def _load_csv(ctx: _Ctx) -> ExtractedDocument:
     text, encoding = _decode_text(ctx.path.read_bytes())
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    delim = _sniff_delimiter(text[:20000])
+    m = re.match(r"\ufeff?sep=(.)\s*\n", text)  # Excel's « sep=; » first line names the delimiter
+    if m:
+        delim, text = m.group(1), text[m.end():]
+    else:
+        delim = _sniff_delimiter(text[:20000])
     old_limit = csv.field_size_limit()
     try:
         csv.field_size_limit(max(old_limit, 10 * 1024 * 1024))
