@@ -141,6 +141,19 @@ def test_markdown_headings_ignore_code_fences():
     assert "conteneurs d'apport volontaire" in doc.text
 
 
+def test_markdown_links_images_comments_and_tables_read_as_text(tmp_path):
+    p = tmp_path / "demarches.md"
+    p.write_text("# Démarches [en ligne](https://www.exemple.fr)\n\n<!-- brouillon : ne pas publier -->\n"
+                 "Remplissez **le formulaire** [cerfa 12100](https://www.service-public.fr/f(1)) puis "
+                 "![logo de la mairie](logo.png) envoyez-le.\n\n| Pièce | Délai |\n|---|:---:|\n| Carte | 2 mois |\n",
+                 encoding="utf-8")
+    doc = extract(p, max_bytes=MAX)
+    assert doc.title == "Démarches en ligne"
+    assert "Remplissez le formulaire cerfa 12100 puis logo de la mairie envoyez-le." in doc.text
+    assert "](" not in doc.text and "brouillon" not in doc.text and "---" not in doc.text
+    assert "| Carte | 2 mois |" in doc.text  # table rows stay
+
+
 def test_txt_cp1252_detected():
     doc = load("compte_rendu_cp1252.txt")
     assert doc.doc_type == "txt"

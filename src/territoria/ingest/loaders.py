@@ -1007,9 +1007,23 @@ _MD_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _MD_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 
 
+_MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
+_MD_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def _md_inline(line: str) -> str:
+    """The text a reader sees: « [le formulaire](https://…) » → « le formulaire », images by their alt text."""
+    line = _MD_IMAGE.sub(lambda m: m.group(1), line)
+    line = _MD_LINK.sub(lambda m: m.group(1), line)
+    return _MD_EMPHASIS.sub(lambda m: m.group(2), line)
+
+
 def _load_markdown(ctx: _Ctx) -> ExtractedDocument:
     text, encoding = _decode_text(ctx.path.read_bytes())
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)  # comments are not shown
     lines = text.split("\n")
     metadata: dict[str, Any] = {"encoding": encoding}
     front_title = None
@@ -1051,7 +1065,7 @@ def _load_markdown(ctx: _Ctx) -> ExtractedDocument:
         m = _MD_ATX.match(line)
         if m and (m.group(2) or "").strip():
             end_par()
-            builder.heading(len(m.group(1)), m.group(2))
+            builder.heading(len(m.group(1)), _md_inline(m.group(2)))
             continue
         s = _MD_SETEXT.match(line)
         if s and len(par) == 1 and par[0].strip():
@@ -1061,6 +1075,9 @@ def _load_markdown(ctx: _Ctx) -> ExtractedDocument:
         if not line.strip():
             end_par()
             continue
+        if _MD_TABLE_RULE.match(line):  # |---|---| separates a table's header from its rows
+            continue
+        line = _md_inline(line)
         first_line = first_line or line.strip()
         par.append(line)
     end_par()
