@@ -215,6 +215,9 @@ def test_abstention_names_the_configured_contact(monkeypatch):
     monkeypatch.setenv("TERRITORIA_CONTACT", "l'accueil de la mairie de Bourg-Joli (01 23 45 67 89).")
     msg = prompts.abstain_message("no_evidence")
     assert msg.endswith("Vous pouvez contacter l'accueil de la mairie de Bourg-Joli (01 23 45 67 89).")
+    for reason in ("after_corpus", "personal_data"):
+        assert "Bourg-Joli" in prompts.abstain_message(reason, corpus_year=2020, asked_year=2027)
+    assert "Bourg-Joli" not in prompts.abstain_message("local", place="Lyon")  # another commune's own service
     monkeypatch.setenv("TERRITORIA_CONTACT", "  ")
     assert "39 39" in prompts.abstain_message("no_evidence")
 

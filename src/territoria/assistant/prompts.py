@@ -106,8 +106,12 @@ SMALL_MODEL_WARNING = ("Attention : le modèle 1.5B n'est pas installé, le peti
 
 
 def abstain_message(reason: str, **kw) -> str:
+    import os
+
     kw.setdefault("contact", contact_line())
     template = ABSTAIN.get(reason, ABSTAIN["no_evidence"])
+    if reason in ("after_corpus", "personal_data") and (os.environ.get("TERRITORIA_CONTACT") or "").strip():
+        template += " {contact}"  # the collectivity's own desk, when it named one, not only « votre mairie »
     try:
         return template.format(**kw).strip()
     except KeyError:
