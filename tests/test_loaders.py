@@ -202,6 +202,24 @@ def test_csv_excel_sep_line(tmp_path):
     assert "Prestation: Cantine; Tarif: 3,50 €" in doc.sections[0].text and "sep=" not in doc.sections[0].text
 
 
+def test_eml_forwarded_message_is_headed_by_its_subject(tmp_path):
+    from email.message import EmailMessage
+
+    inner = EmailMessage()
+    inner["From"], inner["Subject"] = "voirie@mairie.fr", "Travaux rue des Lilas"
+    inner.set_content("Les travaux de la rue des Lilas commencent le 3 mars.")
+    outer = EmailMessage()
+    outer["From"], outer["To"], outer["Subject"] = "dgs@mairie.fr", "accueil@mairie.fr", "TR: pour information"
+    outer.set_content("Voir le message ci-dessous.")
+    outer.add_attachment(inner)  # message/rfc822, no file name
+    p = tmp_path / "transfert.eml"
+    p.write_bytes(outer.as_bytes())
+    doc = extract(p, max_bytes=MAX)
+    heads = [s.heading_path[0] for s in doc.sections if s.heading_path]
+    assert "Pièce jointe : message « Travaux rue des Lilas »" in heads  # was « message_joint_1.eml »
+    assert "commencent le 3 mars" in doc.text
+
+
 def test_eml_body_metadata_and_attachment():
     doc = load("courriel_arrete.eml")
     assert doc.doc_type == "eml"

@@ -1310,6 +1310,8 @@ def _load_eml(ctx: _Ctx) -> ExtractedDocument:
         ocr_pages += sub.ocr_pages
         for w in sub.metadata.get("warnings", []):
             ctx.warnings.append(f"Pièce jointe « {display} » : {w}")
+        if ctype == "message/rfc822" and not part.get_filename() and sub.title:
+            display = info["name"] = f"message « {sub.title} »"  # a forwarded mail: by its subject
         head = f"Pièce jointe : {display}"
         for s in sub.sections:
             sections.append(Section(text=s.text, heading_path=[head, *s.heading_path], page=s.page))
