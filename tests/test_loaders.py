@@ -202,6 +202,25 @@ def test_csv_excel_sep_line(tmp_path):
     assert "Prestation: Cantine; Tarif: 3,50 €" in doc.sections[0].text and "sep=" not in doc.sections[0].text
 
 
+def test_pdf_filled_form_fields_are_read(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    p = tmp_path / "inscription.pdf"
+    c = canvas.Canvas(str(p))
+    c.drawString(72, 750, "Demande d'inscription à la cantine scolaire")
+    c.drawString(72, 700, "Nom de l'enfant :")
+    c.acroForm.textfield(name="nom_enfant", tooltip="Nom de l'enfant", x=200, y=690, width=200, height=20,
+                         value="Léa Martin")
+    c.acroForm.textfield(name="classe", x=200, y=640, width=100, height=20, value="CE2")
+    c.acroForm.checkbox(name="allergie_arachide", x=200, y=600, checked=True)
+    c.acroForm.checkbox(name="repas_sans_porc", x=200, y=560, checked=False)
+    c.save()
+    doc = extract(p, max_bytes=MAX)
+    assert "Nom de l'enfant : Léa Martin" in doc.text and "classe : CE2" in doc.text  # the typed values were lost
+    assert "allergie arachide : oui" in doc.text and "sans porc" not in doc.text
+    assert doc.sections[0].page == 1
+
+
 def test_eml_forwarded_message_is_headed_by_its_subject(tmp_path):
     from email.message import EmailMessage
 

@@ -400,6 +400,47 @@ def _check_pdf_header(path: Path) -> None:
         )
 
 
+def _pdf_form_fields(pdf: Any, page: Any, pdfium_c: Any) -> list[str]:
+    """« label : value » for the filled form fields of a page (text, choice, ticked boxes), in page order."""
+    import ctypes
+
+    form = getattr(pdf, "formenv", None)
+    if form is None:
+        return []
+
+    def read(fn, annot) -> str:
+        n = fn(form.raw, annot, None, 0)
+        if n <= 2:
+            return ""
+        buf = (ctypes.c_ushort * (n // 2 + 1))()
+        fn(form.raw, annot, buf, n)
+        return bytes(buf)[:n].decode("utf-16-le", errors="replace").rstrip("\x00").strip()
+
+    out: list[str] = []
+    for i in range(pdfium_c.FPDFPage_GetAnnotCount(page.raw)):
+        annot = pdfium_c.FPDFPage_GetAnnot(page.raw, i)
+        if not annot:
+            continue
+        try:
+            if pdfium_c.FPDFAnnot_GetSubtype(annot) != pdfium_c.FPDF_ANNOT_WIDGET:
+                continue
+            kind = pdfium_c.FPDFAnnot_GetFormFieldType(form.raw, annot)
+            label = read(pdfium_c.FPDFAnnot_GetFormFieldAlternateName, annot) or \
+                read(pdfium_c.FPDFAnnot_GetFormFieldName, annot).replace("_", " ")
+            if kind in (pdfium_c.FPDF_FORMFIELD_CHECKBOX, pdfium_c.FPDF_FORMFIELD_RADIOBUTTON):
+                value = "oui" if pdfium_c.FPDFAnnot_IsChecked(form.raw, annot) else ""
+            elif kind in (pdfium_c.FPDF_FORMFIELD_TEXTFIELD, pdfium_c.FPDF_FORMFIELD_COMBOBOX,
+                          pdfium_c.FPDF_FORMFIELD_LISTBOX):
+                value = read(pdfium_c.FPDFAnnot_GetFormFieldValue, annot)
+            else:  # push buttons, signatures
+                value = ""
+            if value:
+                out.append(f"{_one_line(label) or 'Champ'} : {_one_line(value)}")
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+    return out
+
+
 def _load_pdf(ctx: _Ctx) -> ExtractedDocument:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
@@ -434,6 +475,10 @@ def _load_pdf_locked(ctx: _Ctx, pdfium: Any, pdfium_c: Any) -> ExtractedDocument
             hint="Le fichier est peut-être tronqué (téléchargement interrompu) : récupérez une copie complète du document.",
         ) from exc
 
+    try:
+        pdf.init_forms()  # before any page is loaded: the values typed into form fields are read too
+    except Exception:  # noqa: BLE001 - a document without a usable form is read as before
+        pass
     ocr_pages = 0
     builder = _SectionBuilder()
     try:
@@ -469,6 +514,9 @@ def _load_pdf_locked(ctx: _Ctx, pdfium: Any, pdfium_c: Any) -> ExtractedDocument
                     if not text:
                         ctx.warnings.append(f"Page {page_no} : aucun texte lisible, même après reconnaissance de texte (OCR).")
                         continue
+                fields = _pdf_form_fields(pdf, page, pdfium_c)
+                if fields:  # a filled-in form (a CERFA sent back): what was typed is part of the document
+                    text = (text + "\n\n" if text else "") + "Champs du formulaire :\n" + "\n".join(fields)
                 if text:
                     if not first_text:
                         first_text = text
