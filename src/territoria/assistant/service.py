@@ -34,10 +34,11 @@ from territoria.assistant.grounding import (
 from territoria.assistant.policy import screen
 from territoria.core.errors import TerritoriaError
 from territoria.core.settings import get_settings
+from territoria.core.types import MAX_QUERY_CHARS
 
 log = logging.getLogger("territoria.assistant")
 
-MAX_QUESTION_CHARS = 2000  # = search.engine.MAX_QUERY_CHARS
+MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # what search accepts
 MAX_TOKENS = int(os.environ.get("TERRITORIA_LLM_MAX_TOKENS", "180"))
 SEARCH_K = 8
 # When no sentence of the model passes the checks, the answer quotes the first passage, except when the

@@ -64,23 +64,15 @@ def _usage(message: str, hint: str) -> None:
 
 def _date(text: str, option: str):
     """AAAA-MM-JJ, or JJ/MM/AAAA (day first, as written in France); anything else is a usage error."""
-    import datetime as dt
-    import re
-
     import pandas as pd
 
-    s = (text or "").strip()
-    iso = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", s)
-    fr = re.fullmatch(r"(\d{1,2})[/.](\d{1,2})[/.](\d{4})", s)
-    try:
-        if iso:
-            return pd.Timestamp(dt.date(int(iso[1]), int(iso[2]), int(iso[3])))
-        if fr:
-            return pd.Timestamp(dt.date(int(fr[3]), int(fr[2]), int(fr[1])))
-    except ValueError:
-        pass
-    _usage(f"Date illisible pour {option} : « {text} ».",
-           "Écrivez la date au format AAAA-MM-JJ (ou JJ/MM/AAAA), par exemple 2016-09-05.")
+    from territoria.core.dates import parse_day
+
+    d = parse_day(text)
+    if d is None:
+        _usage(f"Date illisible pour {option} : « {text} ».",
+               "Écrivez la date au format AAAA-MM-JJ (ou JJ/MM/AAAA), par exemple 2016-09-05.")
+    return pd.Timestamp(d)
 
 
 def _check_period(start, end) -> None:

@@ -19,3 +19,16 @@ class IngestError(TerritoriaError):
 
 class NotFoundError(TerritoriaError):
     pass
+
+
+def os_reason(exc: BaseException) -> str:
+    """Why a file could not be read or written, in French (the system's own message is in English)."""
+    if isinstance(exc, FileNotFoundError):
+        return "fichier ou dossier introuvable"
+    if isinstance(exc, IsADirectoryError):
+        return "c'est un dossier, pas un fichier"
+    if isinstance(exc, PermissionError):
+        return "permission refusée"
+    if isinstance(exc, UnicodeDecodeError):
+        return "ce n'est pas un fichier texte UTF-8"
+    return f"erreur système ({exc.__class__.__name__})"

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# A question or a search, not a document: encoding cost grows with the text (an 85,000-character query kept
+# both cores busy for over a minute), so one request must not be able to monopolise the server.
+MAX_QUERY_CHARS = 2000
+
 
 @dataclass
 class Section:

@@ -21,19 +21,17 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from territoria.core.dates import check_period, parse_day
 from territoria.core.errors import TerritoriaError
 from territoria.core.settings import tenant_dirname
 from territoria.core.settings import Settings, get_settings
-from territoria.core.types import Hit
+from territoria.core.types import MAX_QUERY_CHARS, Hit
 from territoria.search.bm25 import BM25Index
 from territoria.search.dense import DEFAULT_PLAN, DenseMatrix
 
 log = logging.getLogger("territoria.search")
 
 MODES = ("bm25", "dense", "hybrid")
-# A question, not a document: the encoders' cost grows with the text (an 85,000-character query kept both
-# cores busy for over a minute), so one request must not be able to monopolise the server.
-MAX_QUERY_CHARS = 2000
 RRF_K = 60
 HEAD_WEIGHT = 0.5  # share of the head chunk's BM25 score added to a document's best passage
 BM25_K1, BM25_B = 0.9, 0.4
@@ -55,43 +53,30 @@ class Filters:
             self.doc_type = self.doc_type.strip().lower().lstrip(".") or None
         self.date_from = parse_filter_date(self.date_from, end=False)
         self.date_to = parse_filter_date(self.date_to, end=True)
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise TerritoriaError(f"La date de début ({self.date_from}) est après la date de fin ({self.date_to}).",
-                                  hint="Inversez les deux dates.")
+        check_period(self.date_from, self.date_to)
 
     def active(self) -> bool:
         return any((self.source, self.doc_type, self.date_from, self.date_to)) or self.visibility is not None
 
 
-_DATE_FORMS = (
-    (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"), ("y", "m", "d")),
-    (re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})"), ("d", "m", "y")),  # French order: 31/12/2024
-    (re.compile(r"(\d{4})-(\d{1,2})"), ("y", "m")),
-    (re.compile(r"(\d{4})"), ("y",)),
-)
+_MONTH_OR_YEAR = re.compile(r"(\d{4})(?:-(\d{1,2}))?")
 
 
 def parse_filter_date(value: str | None, *, end: bool) -> str | None:
-    """A filter date as ISO AAAA-MM-JJ. Also accepted: JJ/MM/AAAA, AAAA-MM and AAAA, which stand for
+    """A filter date as ISO AAAA-MM-JJ: a day (core.dates.parse_day), or AAAA-MM and AAAA, which stand for
     their first day as a start and their last day as an end (so « 2024 » to « 2024 » is the whole year)."""
     if value is None or not str(value).strip():
         return None
     text = str(value).strip()
-    for rx, fields in _DATE_FORMS:
-        m = rx.fullmatch(text)
-        if not m:
-            continue
-        parts = dict(zip(fields, (int(g) for g in m.groups())))
-        y, mo = parts["y"], parts.get("m", 12 if end else 1)
-        try:
-            if "d" in parts:
-                return _dt.date(y, mo, parts["d"]).isoformat()
-            if end:
-                nxt = _dt.date(y + (mo == 12), mo % 12 + 1, 1)
-                return (nxt - _dt.timedelta(days=1)).isoformat()
+    day = parse_day(text)
+    if day is not None:
+        return day.isoformat()
+    m = _MONTH_OR_YEAR.fullmatch(text)
+    if m and 1 <= int(m[2] or 1) <= 12:
+        y, mo = int(m[1]), int(m[2] or (12 if end else 1))
+        if not end:
             return _dt.date(y, mo, 1).isoformat()
-        except ValueError:
-            break
+        return (_dt.date(y + (mo == 12), mo % 12 + 1, 1) - _dt.timedelta(days=1)).isoformat()
     which = "de fin" if end else "de début"
     raise TerritoriaError(f"Date {which} « {text} » illisible ou impossible.",
                           hint="Écrivez-la AAAA-MM-JJ (par exemple 2024-03-31), JJ/MM/AAAA, AAAA-MM ou AAAA.")

@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from territoria.core.errors import TerritoriaError
+from territoria.core.errors import TerritoriaError, os_reason
 
 
 def _clear_query_cache() -> None:
@@ -40,16 +40,9 @@ def load_qa(path: Path) -> list[dict]:
                                           "d'identifiants de documents (vide si le corpus ne répond pas).")
                 row["relevant_ids"] = ids
                 rows.append(row)
-    except UnicodeDecodeError:
-        raise TerritoriaError(f"{path} n'est pas encodé en UTF-8.", hint="Enregistrez-le en UTF-8 et recommencez.")
-    except FileNotFoundError:
-        raise TerritoriaError(f"Fichier {path} introuvable.", hint="Vérifiez le chemin.")
-    except IsADirectoryError:
-        raise TerritoriaError(f"{path} est un dossier, pas un fichier JSONL.", hint="Donnez le chemin du fichier.")
-    except PermissionError:
-        raise TerritoriaError(f"Lecture de {path} refusée (droits d'accès).", hint="Vérifiez les droits du fichier.")
-    except OSError as exc:
-        raise TerritoriaError(f"Impossible de lire {path} ({exc.strerror}).", hint="Vérifiez le chemin.")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TerritoriaError(f"Impossible de lire {path} : {os_reason(exc)}.",
+                              hint="Donnez le chemin d'un fichier JSONL enregistré en UTF-8.") from exc
     return rows
 
 

@@ -300,12 +300,10 @@ def _day_bound(value: str | None, end: bool = False) -> str | None:
 
 def period(start: str | None, end: str | None) -> tuple[str | None, str | None]:
     """UTC bounds of a --from/--to period; an inverted period is an error (it would silently select nothing)."""
-    a, b = _day_bound(start), _day_bound(end, end=True)
-    if a and b and a > b:
-        from territoria.core.errors import TerritoriaError
+    from territoria.core.dates import check_period
 
-        raise TerritoriaError(f"La date de début ({start}) est après la date de fin ({end}).",
-                              hint="Inversez les deux dates.")
+    a, b = _day_bound(start), _day_bound(end, end=True)
+    check_period(a, b, shown=(start, end))
     return a, b
 
 

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from territoria.cli_common import _confirm, _console, _fail
-from territoria.core.errors import TerritoriaError
+from territoria.core.errors import TerritoriaError, os_reason
 
 tenant_app = typer.Typer(help="Collectivités (locataires) et corpus communs.", no_args_is_help=True)
 user_app = typer.Typer(help="Utilisateurs de l'espace agent (rôles admin, agent, public).", no_args_is_help=True)
@@ -20,19 +20,6 @@ audit_app = typer.Typer(help="Journal d'audit des sorties de l'IA (chaîné, vé
 
 def _out(obj) -> None:
     typer.echo(json.dumps(obj, ensure_ascii=False, indent=1))
-
-
-def _why(exc: Exception) -> str:
-    """Why a file could not be opened, in French (the system's own message is in English)."""
-    if isinstance(exc, FileNotFoundError):
-        return "fichier ou dossier introuvable"
-    if isinstance(exc, IsADirectoryError):
-        return "c'est un dossier, pas un fichier"
-    if isinstance(exc, PermissionError):
-        return "permission refusée"
-    if isinstance(exc, UnicodeDecodeError):
-        return "ce n'est pas un fichier texte UTF-8"
-    return f"erreur système ({exc.__class__.__name__})"
 
 
 def _run(fn, code: int = 1):
@@ -305,7 +292,7 @@ def audit_verify(
             try:
                 text += "\n" + expect_file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise TerritoriaError(f"Impossible de lire {expect_file} : {_why(exc)}.")
+                raise TerritoriaError(f"Impossible de lire {expect_file} : {os_reason(exc)}.")
         return audit.parse_expected(text)
 
     v = audit.verify(_run(expected))
@@ -353,7 +340,7 @@ def audit_export(
     try:
         fh = open(out, "w", encoding="utf-8", newline="") if out else sys.stdout
     except OSError as exc:
-        _fail(f"Impossible d'écrire {out} : {_why(exc)}. Vérifiez le chemin et les droits du dossier.")
+        _fail(f"Impossible d'écrire {out} : {os_reason(exc)}. Vérifiez le chemin et les droits du dossier.")
     n = 0
     try:
         for piece in [first, *it] if first else []:

@@ -288,7 +288,7 @@ def create_app() -> FastAPI:
         p = for_body_tenant(p, req.tenant)
         t = p.tenant
         if not req.query.strip():
-            raise ApiError("La recherche est vide.", code="empty_query", hint="Saisissez des mots ou une question.")
+            raise ApiError(NO_HITS["empty_query"], code="empty_query")
         f = req.filters or SearchFilters()
         t0 = time.perf_counter()
         filters = Filters(source=f.source, doc_type=f.doc_type, date_from=f.date_from, date_to=f.date_to,
@@ -515,10 +515,10 @@ def create_app() -> FastAPI:
         if len(texts) > 256:
             raise ApiError("Trop de textes dans une seule requête (256 au plus).", code="too_many_inputs")
         # encoding time grows with the text: bound one request (the passages of search are ~1,200 characters)
-        longest = max(len(x) for x in texts)
-        if longest > 8000 or sum(len(x) for x in texts) > 200_000:
-            raise ApiError(f"Textes trop longs ({longest} caractères pour le plus long, "
-                           f"{sum(len(x) for x in texts)} en tout ; 8 000 par texte et 200 000 en tout au plus).",
+        longest, total = max(len(x) for x in texts), sum(len(x) for x in texts)
+        if longest > 8000 or total > 200_000:
+            raise ApiError(f"Textes trop longs ({longest} caractères pour le plus long, {total} en tout ; "
+                           "8 000 par texte et 200 000 en tout au plus).",
                            code="input_too_long", status=413, hint="Découpez les textes en passages plus courts.")
         name = req.model or "e5-small"
         if name in ("text-embedding-ada-002", "text-embedding-3-small", "text-embedding-3-large"):

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from territoria.core.dates import check_period
 from territoria.core.errors import TerritoriaError
 from territoria.core.settings import get_settings
 from territoria.trust import answer_log
@@ -467,8 +468,10 @@ def _audit_dates(du: str, au: str) -> tuple[Optional[str], Optional[str], Option
     for v in (du, au):
         if v and not _DAY_RE.match(v):
             return None, None, f"Date invalide : « {v} » (format attendu : AAAA-MM-JJ)."
-    if du and au and du > au:
-        return None, None, f"La date de début ({du}) est après la date de fin ({au}) : inversez-les."
+    try:
+        check_period(du or None, au or None)
+    except TerritoriaError as exc:
+        return None, None, f"{exc.message} {exc.hint}"
     return du or None, au or None, None
 
 

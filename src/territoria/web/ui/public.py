@@ -4,7 +4,6 @@ sources, the chat's streaming API and feedback, the embeddable widget (routes li
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Iterator, Literal, Optional
 
@@ -209,11 +208,9 @@ def _sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-_CONV_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
 @router.post("/ui/api/ask")
 def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[str] = Header(None)):
+    from territoria.assistant import conversations
     from territoria.assistant.service import _clean_question, ask_stream
     from territoria.trust import quotas
     from territoria.web.security import public_caller
@@ -221,7 +218,10 @@ def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[st
     t = _tenant(x_territoria_tenant or req.tenant)
     _clean_question(req.question)  # French JSON error before the stream starts
     cid = req.conversation_id
-    if cid is not None and not _CONV_RE.fullmatch(cid):
+    try:
+        if cid is not None:
+            conversations.check_id(cid)  # the assistant's own rule for the file names of conversations
+    except TerritoriaError:
         return _error_json("Identifiant de conversation invalide.", "invalid_conversation",
                            "Commencez une nouvelle conversation.")
     try:
