@@ -131,6 +131,65 @@ def test_audit_head_for_a_log_server(client):
     assert r.status_code == 403 and "clé d'exploitation" in r.json()["error"]["message"]
 
 
+def test_instance_key_naming_an_unknown_tenant_gets_a_404_not_an_empty_answer(client):
+    """A misspelt X-Territoria-Tenant (or ?tenant=, or a `tenant` field) with an instance key: a French 404
+    naming the tenant, on every key-protected route, instead of searching an empty tenant."""
+    from fastapi.routing import APIRoute
+
+    from conftest import auth_headers
+    from territoria.web.security import PUBLIC_ROUTES, iter_routes
+
+    def unknown(r, name="t1-faute"):
+        assert r.status_code == 404, (r.status_code, r.text)
+        err = r.json()["error"]
+        assert err["code"] == "unknown_tenant" and f"« {name} » inconnue" in err["message"]
+        assert "territoria tenant list" in err["hint"]
+        return err
+
+    bad = {"X-Territoria-Tenant": "t1-faute"}
+    err = unknown(client.post("/api/search", json={"query": "carte d'identité", "mode": "bm25"}, headers=bad))
+    assert "X-Territoria-Tenant" in err["message"]
+    unknown(client.post("/api/ask", json={"question": "Comment refaire une carte d'identité ?"}, headers=bad))
+    unknown(client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Carte d'identité ?"}]},
+                        headers=bad))
+    unknown(client.post("/api/documents", files=[("files", ("a.txt", b"texte", "text/plain"))], headers=bad))
+    unknown(client.get("/api/documents", headers=bad))
+    assert "paramètre « tenant »" in unknown(client.get("/api/documents", params={"tenant": "t1-faute"}))["message"]
+    unknown(client.get("/api/documents/F1344", params={"tenant": "t1-faute"}))
+    unknown(client.get("/api/audit", params={"tenant": "t1-faute"}))
+    # the `tenant` field of a body, and of an upload form, follow the same rule
+    err = unknown(client.post("/api/search", json={"query": "carte", "tenant": "t1-faute"}))
+    assert "champ « tenant »" in err["message"]
+    unknown(client.post("/api/ask", json={"question": "Carte d'identité ?", "tenant": "t1-faute"}))
+    unknown(client.post("/api/documents", files=[("files", ("a.txt", b"texte", "text/plain"))],
+                        data={"tenant": "t1-faute"}))
+    from territoria.trust import tenants
+
+    assert not tenants.exists("t1-faute")  # the upload did not create the misspelt tenant
+    # every key-protected route of the application answers the same way
+    checked = []
+    for m, path, route in iter_routes(client.app.routes):
+        if (m, path) in PUBLIC_ROUTES or not path.startswith(("/api/", "/v1/")) or not isinstance(route, APIRoute):
+            continue
+        unknown(client.request(m, path.replace("{job_id}", "x").replace("{doc_id:path}", "x"), headers=bad))
+        checked.append(f"{m} {path}")
+    assert {"POST /api/search", "GET /api/jobs/{job_id}", "DELETE /api/documents/{doc_id:path}", "GET /v1/models",
+            "POST /v1/embeddings", "GET /api/audit/head"} <= set(checked), checked
+    # the right name still works, and the default tenant of the install needs no registration
+    r = client.post("/api/search", json={"query": "carte d'identité perdue", "mode": "bm25"}, headers=H)
+    assert r.status_code == 200 and r.json()["hits"]
+    assert client.get("/api/me", headers={"X-Territoria-Tenant": "default"}).status_code == 200
+    # a key bound to its tenant keeps its 403 for any other name, existing or not (no hint that a name exists)
+    own = auth_headers("t1", role="admin")
+    tenants.ensure("t2")
+    for other in ("t2", "t1-faute"):
+        r = client.post("/api/search", json={"query": "carte"}, headers={**own, "X-Territoria-Tenant": other})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
+        r = client.post("/api/search", json={"query": "carte", "tenant": other}, headers=own)
+        assert r.status_code == 403
+    assert client.post("/api/search", json={"query": "carte"}, headers={**own, **H}).status_code == 200
+
+
 def test_errors_are_french_json(client):
     r = client.post("/api/ask", json={"questio": "x"}, headers=H)
     assert r.status_code == 422 and "Requête invalide" in r.json()["error"]["message"]

@@ -243,6 +243,15 @@ def test_roles_and_keys(world):
     assert "Ajoutez l'en-tête" in c.get("/api/me").json()["error"]["hint"]
 
 
+def _login(c, identifiant: str, mot_de_passe: str):
+    """The agent-space login form, posted with the token of its page (login CSRF protection)."""
+    page = c.get("/espace-agent/connexion", follow_redirects=False)
+    assert page.status_code == 200, page.status_code
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    return c.post("/espace-agent/connexion", data={"identifiant": identifiant, "mot_de_passe": mot_de_passe,
+                                                   "csrf": token}, follow_redirects=False)
+
+
 def test_users_passwords_and_agent_space_roles(world):
     c = world["client"]
     from territoria.store import get_trust_store
@@ -256,11 +265,9 @@ def test_users_passwords_and_agent_space_roles(world):
     assert accounts.authenticate("Agent.B@Exemple.fr", "un mot de passe long")["username"] == "agent.b@exemple.fr"
     with pytest.raises(Exception, match="existe déjà"):  # one person, whatever the letter case
         accounts.create_user("AGENT.B@exemple.fr", tenant="b", role="agent", password="un autre mot de passe")
-    r = c.post("/espace-agent/connexion", data={"identifiant": "agent.b@exemple.fr", "mot_de_passe": "faux mot de passe"},
-               follow_redirects=False)
+    r = _login(c, "agent.b@exemple.fr", "faux mot de passe")
     assert r.status_code == 401
-    r = c.post("/espace-agent/connexion", data={"identifiant": "agent.b@exemple.fr",
-                                                "mot_de_passe": "un mot de passe long"}, follow_redirects=False)
+    r = _login(c, "agent.b@exemple.fr", "un mot de passe long")
     assert r.status_code == 303
     page = c.get("/espace-agent/documents")
     assert page.status_code == 200 and "b-internal" in page.text and "a-public" not in page.text
@@ -409,6 +416,55 @@ def test_audit_rewritten_chain_is_caught_by_heads_recorded_elsewhere(data_dir, t
     bad.write_text("12 pas-une-empreinte\n", encoding="utf-8")
     out = _cli(data_dir, "audit", "verify", "--expect-file", str(bad))
     assert out.returncode != 0 and "n'est pas une empreinte SHA-256" in (out.stdout + out.stderr)
+
+
+def test_audit_head_published_then_a_whole_rewritten_chain_fails_verify_expect(data_dir):
+    """The head a DSI writes down (ticket, paper, another server): number, hash, row count, last time. The whole
+    database is then rewritten consistently (every row changed, every hash and the head recomputed): plain
+    `audit verify` passes, `audit verify --expect SEQ:HASH` with the published head fails, in French."""
+    from territoria.trust import audit
+
+    _fill(6)
+    out = _cli(data_dir, "audit", "head", "--json")
+    assert out.returncode == 0, out.stderr
+    published = json.loads(out.stdout)
+    last = list(audit.rows())[-1]
+    assert published["seq"] == 6 and published["hash"] == last["hash"]
+    assert published["rows"] == 6 and published["last_at"] == last["at"]
+    out = _cli(data_dir, "audit", "head")
+    assert out.stdout == f"6 {published['hash']}\n"  # the line to copy, alone on stdout (the --expect-file format)
+    assert "6 ligne(s) conservée(s)" in out.stderr and "la dernière écrite le" in out.stderr
+    assert f"audit verify --expect 6:{published['hash']}" in out.stderr
+    expect = f"{published['seq']}:{published['hash']}"
+    assert _cli(data_dir, "audit", "verify", "--expect", expect).returncode == 0
+
+    # the whole chain rewritten in place from the first row, consistently
+    db = _db(data_dir)
+    cols = [x[1] for x in db.execute("PRAGMA table_info(audit_log)")]
+    prev = audit.GENESIS
+    for r in [dict(zip(cols, r)) for r in db.execute("SELECT * FROM audit_log ORDER BY seq")]:
+        r["output"] = json.dumps({"i": -r["seq"]})
+        r["actor"] = "cli:quelqu-un-d-autre"
+        r["prev_hash"] = prev
+        r["hash"] = prev = audit.row_hash(r)
+        db.execute("UPDATE audit_log SET output = ?, actor = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                   (r["output"], r["actor"], r["prev_hash"], r["hash"], r["seq"]))
+    db.execute("UPDATE audit_head SET last_hash = ?", (prev,))
+    assert prev != published["hash"]
+    out = _cli(data_dir, "audit", "verify")
+    assert out.returncode == 0 and "Journal intègre : 6 ligne(s)" in out.stdout  # the chain alone cannot tell
+    out = _cli(data_dir, "audit", "verify", "--expect", expect)
+    assert out.returncode == 1
+    assert "Journal ALTÉRÉ" in out.stdout and "ligne 6 : son empreinte n'est plus celle relevée auparavant" in out.stdout
+    assert "le journal a été réécrit" in out.stdout
+    out = _cli(data_dir, "audit", "verify", "--json", "--expect", expect)
+    v = json.loads(out.stdout)
+    assert out.returncode == 1 and not v["ok"] and v["expected_checked"] == 1
+    assert [(p["kind"], p["seq"]) for p in v["problems"]] == [("rewritten", 6)]
+    # a bare hash (no row number) is a clear usage error, not a silent pass
+    out = _cli(data_dir, "audit", "verify", "--expect", published["hash"])
+    assert out.returncode != 0 and "empreinte sans numéro de ligne" in (out.stdout + out.stderr)
+    assert "NUMÉRO:EMPREINTE" in (out.stdout + out.stderr)
 
 
 def test_a_deleted_recorded_row_is_reported_once(data_dir):
@@ -611,8 +667,7 @@ def test_agent_space_internal_upload_never_reaches_citizens(world):
 
     accounts.create_user("admin.a@exemple.fr", tenant="a", role="admin", password="mot de passe administrateur")
     c.cookies.clear()
-    r = c.post("/espace-agent/connexion", data={"identifiant": "admin.a@exemple.fr",
-                                                "mot_de_passe": "mot de passe administrateur"}, follow_redirects=False)
+    r = _login(c, "admin.a@exemple.fr", "mot de passe administrateur")
     assert r.status_code == 303
     page = c.get("/espace-agent/documents").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)

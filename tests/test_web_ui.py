@@ -62,10 +62,18 @@ def client(app_env):
         yield c
 
 
+def _login(client, identifiant: str = "admin", mot_de_passe: str = PASSWORD, **fields):
+    """Post the login form as a browser does: the page first (its pre-login cookie and hidden token)."""
+    page = client.get("/espace-agent/connexion", follow_redirects=False)
+    assert page.status_code == 200, page.status_code
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    return client.post("/espace-agent/connexion", data={"identifiant": identifiant, "mot_de_passe": mot_de_passe,
+                                                        "csrf": token, **fields}, follow_redirects=False)
+
+
 @pytest.fixture()
 def agent(client):
-    r = client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": PASSWORD,
-                                                     "suite": "/espace-agent/documents"}, follow_redirects=False)
+    r = _login(client, suite="/espace-agent/documents")
     assert r.status_code == 303 and r.headers["location"] == "/espace-agent/documents"
     assert auth.COOKIE in r.cookies or auth.COOKIE in client.cookies
     return client
@@ -207,17 +215,76 @@ def test_agent_pages_need_login(client):
 
 
 def test_login_errors_rate_limit_and_redirect_safety(client):
-    r = client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": "faux"})
+    r = _login(client, mot_de_passe="faux")
     assert r.status_code == 401 and "Identifiant ou mot de passe incorrect." in r.text
     assert 'aria-invalid="true"' in r.text and auth.COOKIE not in r.cookies
-    r = client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": PASSWORD,
-                                                     "suite": "https://pirate.example/"}, follow_redirects=False)
+    r = _login(client, suite="https://pirate.example/")
     assert r.headers["location"] == "/espace-agent/documents"  # no open redirect
     client.cookies.clear()
     for _ in range(auth.MAX_FAILURES):
-        client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": "faux"})
-    r = client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": PASSWORD})
+        _login(client, mot_de_passe="faux")
+    r = _login(client)
     assert r.status_code == 401 and "Trop de tentatives" in r.text
+    auth._failures.clear()
+
+
+def test_login_form_is_protected_against_login_csrf(client):
+    """Another site cannot post its own credentials to log the agent in (login CSRF): the form needs the
+    pre-login cookie set by the login page and the hidden token derived from it."""
+    def post(**extra):
+        return client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": PASSWORD,
+                                                            "suite": "/espace-agent/journal", **extra},
+                           follow_redirects=False)
+
+    def refused(r):
+        assert r.status_code == 403, r.status_code
+        assert "La page de connexion a expiré : rechargez-la" in r.text and "<h1>Connexion impossible</h1>" in r.text
+        assert 'href="/espace-agent/connexion?suite=/espace-agent/journal"' in r.text  # back to the login page
+        assert auth.COOKIE not in r.cookies and auth.COOKIE not in client.cookies
+
+    refused(post())                        # a cross-site form: no pre-login cookie, no token
+    page = client.get("/espace-agent/connexion")
+    assert page.headers["cache-control"] == "no-store"
+    set_cookie = page.headers["set-cookie"]
+    assert auth.LOGIN_COOKIE in set_cookie and "HttpOnly" in set_cookie and "samesite=lax" in set_cookie.lower()
+    assert "Path=/espace-agent" in set_cookie and f"Max-Age={auth.LOGIN_SECONDS}" in set_cookie
+    token = re.search(r'name="csrf" value="([0-9a-f]{32})"', page.text).group(1)
+    refused(post())                        # the cookie alone (the other site cannot read the page's token)
+    refused(post(csrf="0" * 32))           # a made-up token
+    client.cookies.clear()
+    refused(post(csrf=token))              # the token alone (e.g. copied from the attacker's own visit)
+    forged = auth.URLSafeTimedSerializer("une autre clé", salt="territoria-login-csrf").dumps("a" * 32)
+    client.cookies.clear()
+    client.cookies.set(auth.LOGIN_COOKIE, forged, path="/espace-agent")
+    refused(post(csrf=auth.login_token("a" * 32)))  # a cookie not signed by this server
+    # an expired page: its cookie was signed more than LOGIN_SECONDS ago
+    import time as _time
+
+    from itsdangerous import TimestampSigner
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(TimestampSigner, "get_timestamp", lambda self: int(_time.time()) - auth.LOGIN_SECONDS - 5)
+        old, _ = auth.login_cookie("b" * 32)
+    client.cookies.clear()
+    client.cookies.set(auth.LOGIN_COOKIE, old, path="/espace-agent")
+    refused(post(csrf=auth.login_token("b" * 32)))
+    assert not auth._failures  # refused before the password is looked at: no failed attempt counted
+    # the genuine pair logs in, and the pre-login cookie is dropped
+    client.cookies.clear()
+    token = re.search(r'name="csrf" value="([0-9a-f]{32})"', client.get("/espace-agent/connexion").text).group(1)
+    r = post(csrf=token)
+    assert r.status_code == 303 and r.headers["location"] == "/espace-agent/journal"
+    assert auth.COOKIE in client.cookies and auth.LOGIN_COOKIE not in client.cookies
+    client.cookies.clear()
+    # two login tabs opened one after the other: both forms stay valid (the nonce is kept)
+    first = re.search(r'name="csrf" value="([0-9a-f]{32})"', client.get("/espace-agent/connexion").text).group(1)
+    second = re.search(r'name="csrf" value="([0-9a-f]{32})"', client.get("/espace-agent/connexion").text).group(1)
+    assert first == second
+    # a wrong password shows the form again, still usable
+    r = post(csrf=first, mot_de_passe="faux")
+    assert r.status_code == 401 and f'name="csrf" value="{first}"' in r.text
+    assert post(csrf=first).status_code == 303
+    client.cookies.clear()
     auth._failures.clear()
 
 
@@ -244,8 +311,7 @@ def test_generated_admin_password(app_env, monkeypatch, tmp_path):
             assert stat.S_IMODE(f.stat().st_mode) == 0o600
             pw = f.read_text().strip()
             assert len(pw) >= 12
-            r = c.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": pw},
-                       follow_redirects=False)
+            r = _login(c, mot_de_passe=pw)
             assert r.status_code == 303
             assert stat.S_IMODE((tmp_path / "d" / "ui" / "secret.key").stat().st_mode) == 0o600
     finally:
@@ -431,7 +497,7 @@ def test_browser_error_pages_are_french_pages_in_the_layout(app_env, client, mon
     assert client.get("/api/inexistant", headers=BROWSER).json()["error"]["code"] == "http_404"
     assert client.get("/page-inexistante").json()["error"]["code"] == "http_404"
     # an invalid page number in the address, and an internal error
-    client.post("/espace-agent/connexion", data={"identifiant": "admin", "mot_de_passe": PASSWORD})
+    assert _login(client).status_code == 303
     r = client.get("/espace-agent/documents?page=abc", headers=BROWSER)
     assert r.status_code == 400 and "<h1>Adresse incorrecte</h1>" in r.text
     from territoria.web.ui import public

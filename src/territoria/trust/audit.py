@@ -166,11 +166,16 @@ class Verification:
 
 
 def head() -> dict[str, Any] | None:
-    """The last row of the chain, to copy elsewhere: {"seq", "hash", "at"} (None for an empty log)."""
-    h = _ts().audit_head()
+    """The head of the chain, to copy elsewhere (None for an empty log): `seq` and `hash` of the last row (what
+    `verify(expected)` checks), `at` the time it was read, `rows` the number of rows stored now (fewer than
+    `seq` after a retention purge) and `last_at` the time the last row was written."""
+    ts = _ts()
+    h = ts.audit_head()
     if h is None:
         return None
-    return {"seq": h[0], "hash": h[1], "at": _now()}
+    last = next(iter(ts.audit_rows(newest_first=True, limit=1)), None)
+    return {"seq": h[0], "hash": h[1], "at": _now(), "rows": ts.audit_count(),
+            "last_at": last["at"] if last is not None and last["seq"] == h[0] else None}
 
 
 def parse_expected(text: str) -> list[tuple[int, str]]:
@@ -183,6 +188,10 @@ def parse_expected(text: str) -> list[tuple[int, str]]:
         line = line.strip()
         if not line or line.startswith("#") or line == "null":  # "null": `audit head --json` of an empty log
             continue
+        if len(line) == 64 and all(c in "0123456789abcdef" for c in line.lower()):
+            raise TerritoriaError(f"Ligne {n} : empreinte sans numéro de ligne (« {line[:12]}… »).",
+                                  hint="Indiquez « NUMÉRO:EMPREINTE », tels qu'affichés par « territoria audit head » : "
+                                       "le numéro dit à quelle ligne du journal l'empreinte doit se retrouver.")
         try:
             if line.startswith("{"):
                 d = json.loads(line)

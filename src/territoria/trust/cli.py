@@ -262,8 +262,9 @@ def key_revoke(key_id: str = typer.Argument(...)) -> None:
 
 @audit_app.command("head")
 def audit_head(json_out: bool = typer.Option(False, "--json")) -> None:
-    """Afficher la tête du journal (numéro et empreinte de la dernière ligne), à recopier chaque jour hors du
-    serveur (ex. `territoria audit head --json >> /chemin/sur/un/autre/système/tetes.jsonl`)."""
+    """Afficher la tête du journal (numéro et empreinte de la dernière ligne, nombre de lignes, date de la
+    dernière), à recopier chaque jour hors du serveur (ex. `territoria audit head --json >>
+    /chemin/sur/un/autre/système/tetes.jsonl`) ; `audit verify --expect NUMÉRO:EMPREINTE` la vérifie ensuite."""
     from territoria.trust import audit
 
     h = audit.head()
@@ -272,7 +273,12 @@ def audit_head(json_out: bool = typer.Option(False, "--json")) -> None:
     elif h is None:
         typer.echo("Journal vide : aucune ligne enregistrée.")
     else:
-        typer.echo(f"{h['seq']} {h['hash']}")
+        typer.echo(f"{h['seq']} {h['hash']}")  # stdout: the line to copy (what --expect/--expect-file read)
+        when = f", la dernière écrite le {h['last_at'][:19].replace('T', ' à ')} (UTC)" if h["last_at"] else ""
+        _console().print(f"Tête du journal : ligne n° {h['seq']} ; {h['rows']} ligne(s) conservée(s){when}. "
+                         f"Recopiez la ligne ci-dessus hors du serveur (ticket, papier, autre serveur), puis "
+                         f"vérifiez avec : territoria audit verify --expect {h['seq']}:{h['hash']}",
+                         highlight=False, soft_wrap=True)
 
 
 @audit_app.command("verify")

@@ -53,6 +53,13 @@ def exists(tenant: str) -> bool:
     return _store().tenant_info(tenant) is not None
 
 
+def addressable(tenant: str) -> bool:
+    """Whether a request may name `tenant`: registered, the default tenant of a single-tenant install, or holding
+    documents ingested before the registry existed. False for a misspelt name."""
+    s = _store()
+    return s.tenant_info(tenant) is not None or tenant == get_settings().tenant or s.count_documents(tenant) > 0
+
+
 def get(tenant: str) -> dict:
     check_name(tenant)  # else the hint below would suggest a `tenant create` that cannot work
     s = _store()

@@ -14,7 +14,8 @@ Errors are JSON: {"error": {"message": "<French message>", "hint": "...", "code"
 Every route needs `Authorization: Bearer <key>` (`territoria apikey create --tenant T --role R`) except the
 public ones (citizen chat, widget, health, documentation: web/security.py). A key acts for its tenant, with
 its role: public (public documents only), agent (internal documents too), admin (documents, audit log).
-An instance key may address another tenant with `X-Territoria-Tenant` or a `tenant` field.
+An instance key may address another tenant with `X-Territoria-Tenant` or a `tenant` field; a tenant that
+does not exist is a 404 (code "unknown_tenant") naming it, not an empty answer.
 Over quota: HTTP 429 with a French message and `Retry-After`.
 """
 
@@ -38,7 +39,7 @@ from territoria.core.errors import NotFoundError, TerritoriaError
 from territoria.core.settings import get_settings
 from territoria.trust.principal import AccessDenied, Principal
 from territoria.trust.quotas import QuotaExceeded
-from territoria.web.security import AuthRequired, for_body_tenant, require
+from territoria.web.security import AuthRequired, UnknownTenant, for_body_tenant, require
 
 log = logging.getLogger("territoria.web")
 ASSISTANT_MODEL_ID = "territoria-assistant"
@@ -196,6 +197,10 @@ def create_app() -> FastAPI:
     async def _quota(request: Request, exc: QuotaExceeded):
         return JSONResponse(_error_body(exc.message, "quota_exceeded", exc.hint), status_code=429,
                             headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(UnknownTenant)
+    async def _unknown_tenant(request: Request, exc: UnknownTenant):
+        return JSONResponse(_error_body(exc.message, "unknown_tenant", exc.hint), status_code=404)
 
     @app.exception_handler(NotFoundError)
     async def _nf_error(request: Request, exc: NotFoundError):
@@ -428,14 +433,14 @@ def create_app() -> FastAPI:
 
     @app.get("/api/audit/head", tags=["audit"], summary="Tête du journal, à relever par un autre système (clé d'exploitation)")
     def audit_head(p: Principal = Depends(require("admin"))):
-        """`{"seq", "hash", "at"}` of the last row: a log server polls it daily and keeps the answers, so
-        that `territoria audit verify --expect-file` can later detect a rewritten chain."""
+        """`{"seq", "hash", "at", "rows", "last_at"}` (audit.head): a log server polls it daily and keeps the
+        answers, so that `territoria audit verify --expect-file` can later detect a rewritten chain."""
         from territoria.trust import audit
 
         if not p.instance:
             raise AccessDenied("La tête du journal porte sur toutes les collectivités : elle demande une clé "
                                "d'exploitation (--instance).", hint="territoria audit head sur le serveur.")
-        return audit.head() or {"seq": 0, "hash": None, "at": None}
+        return audit.head() or {"seq": 0, "hash": None, "at": None, "rows": 0, "last_at": None}
 
     # -- OpenAI-compatible --
     @app.get("/v1/models", tags=["compatible OpenAI"], dependencies=[Depends(require("public"))])

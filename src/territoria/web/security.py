@@ -4,7 +4,8 @@ Every route needs a credential and a role, except the explicitly public ones lis
 (citizen chat pages of a tenant and their JSON calls, the widget, health, OpenAPI documentation, the
 agent-space login page). API calls carry `Authorization: Bearer tk_…` (`territoria apikey create`); the
 agent space uses its session cookie (web/ui/auth.py). A key acts for its own tenant only; an instance key
-(`--instance`) may address any tenant with `X-Territoria-Tenant` or a `tenant` field.
+(`--instance`) may address any existing tenant with `X-Territoria-Tenant` (or `?tenant=`) or a `tenant`
+field; an unknown name is a 404 (`UnknownTenant`), never a silent search of an empty tenant.
 `tests/test_trust.py` enumerates the application's routes and proves that each non-public one refuses an
 anonymous call.
 """
@@ -15,6 +16,7 @@ from typing import Optional
 
 from fastapi import Header, Request
 
+from territoria.core.errors import NotFoundError
 from territoria.trust import principal as _principal
 from territoria.trust.principal import AccessDenied, Principal
 
@@ -37,6 +39,29 @@ class AuthRequired(Exception):
     pass
 
 
+class UnknownTenant(NotFoundError):
+    """An instance key addressed a tenant that does not exist (HTTP 404, code "unknown_tenant")."""
+
+
+_CHANNELS = {"header": "l'en-tête X-Territoria-Tenant", "query": "le paramètre « tenant » de l'adresse",
+             "body": "le champ « tenant » de la requête"}
+
+
+def _switch_tenant(p: Principal, tenant: str, channel: str) -> Principal:
+    """`p` acting on `tenant`: a tenant-bound key is refused another tenant (403, as before); an instance key
+    may only name a tenant that exists (else 404: a misspelt name must not search an empty tenant)."""
+    from territoria.trust import tenants
+
+    tenants.check_name(tenant)
+    switched = p.for_tenant(tenant)  # AccessDenied for a tenant-bound key: no hint whether the tenant exists
+    if tenant != p.tenant and not tenants.addressable(tenant):
+        raise UnknownTenant(
+            f"Collectivité « {tenant} » inconnue (nommée par {_CHANNELS[channel]}).",
+            hint="Vérifiez l'orthographe du nom ; l'exploitant liste les collectivités avec "
+                 "« territoria tenant list » sur le serveur (et en crée une avec « territoria tenant create NOM »).")
+    return switched
+
+
 def _bearer(authorization: Optional[str]) -> str:
     a = (authorization or "").strip()
     return a[7:].strip() if a[:7].lower() == "bearer " else ""
@@ -57,13 +82,13 @@ def require(role: str = "public"):
 
     async def dep(request: Request, authorization: Optional[str] = Header(None),
                   x_territoria_tenant: Optional[str] = Header(None)) -> Principal:
-        from territoria.trust import quotas, tenants
+        from territoria.trust import quotas
 
         p = principal_from_request(authorization)
-        asked = x_territoria_tenant or request.query_params.get("tenant")
-        if asked:
-            tenants.check_name(asked)
-            p = p.for_tenant(asked)
+        if x_territoria_tenant:
+            p = _switch_tenant(p, x_territoria_tenant, "header")
+        elif request.query_params.get("tenant"):
+            p = _switch_tenant(p, request.query_params["tenant"], "query")
         if not p.allows(role):
             raise AccessDenied(f"Action réservée au rôle « {role} » (votre rôle : « {p.role} »).",
                                hint="Demandez à l'administrateur de la collectivité une clé avec le bon rôle.")
@@ -78,10 +103,7 @@ def require(role: str = "public"):
 def for_body_tenant(p: Principal, tenant: Optional[str]) -> Principal:
     """A `tenant` field in a request body: same rule as the header."""
     if tenant:
-        from territoria.trust import tenants
-
-        tenants.check_name(tenant)
-        p = p.for_tenant(tenant)
+        p = _switch_tenant(p, tenant, "body")
         _principal.set_current(p)
     return p
 

@@ -19,7 +19,7 @@ from territoria.core.errors import TerritoriaError
 from territoria.core.settings import get_settings
 from territoria.trust import answer_log
 from territoria.web.ui import auth, tenants
-from territoria.web.ui.common import PAGE_SIZE, _error_json, _error_page, log, render, snippet
+from territoria.web.ui.common import PAGE_SIZE, _error_json, _error_page, _public_ctx, log, render, snippet
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,12 +30,15 @@ def _session(request: Request) -> Optional[auth.Session]:
     return auth.load(request.cookies.get(auth.COOKIE))
 
 
-def _set_cookie(resp: Response, request: Request, session: auth.Session) -> Response:
+def _secure(request: Request) -> bool:
     import os
 
-    secure = request.url.scheme == "https" or os.environ.get("TERRITORIA_SECURE_COOKIES", "") in ("1", "true", "yes")
+    return request.url.scheme == "https" or os.environ.get("TERRITORIA_SECURE_COOKIES", "") in ("1", "true", "yes")
+
+
+def _set_cookie(resp: Response, request: Request, session: auth.Session) -> Response:
     resp.set_cookie(auth.COOKIE, auth.dump(session), max_age=auth.SESSION_SECONDS, httponly=True, samesite="lax",
-                    secure=secure, path="/")
+                    secure=_secure(request), path="/")
     return resp
 
 
@@ -106,20 +109,40 @@ def _oidc_ctx() -> dict[str, Any]:
     return {"oidc_label": oidc.label() if oidc.configured() else None}
 
 
+def _login_form(request: Request, suite: Optional[str], *, status: int = 200, login_error: Optional[str] = None,
+                user_value: str = "") -> HTMLResponse:
+    """The login page, with its anti-CSRF pair: the pre-login cookie (nonce kept when still valid, so that
+    another open login tab keeps working) and the hidden field derived from it."""
+    cookie, nonce = auth.login_cookie(auth.login_nonce(request.cookies.get(auth.LOGIN_COOKIE)))
+    a = auth.admin()
+    t = get_settings().tenant
+    resp = render("agent/login.html", status=status, private=True, session=None, tenant=t, ui=tenants.load(t),
+                  tenants=[], page_title="Connexion", request_path=request.url.path, next_url=_safe_next(suite),
+                  generated=a.generated, admin_user=a.user, login_error=login_error, user_value=user_value,
+                  login_csrf=auth.login_token(nonce), **_oidc_ctx())
+    resp.set_cookie(auth.LOGIN_COOKIE, cookie, max_age=auth.LOGIN_SECONDS, httponly=True, samesite="lax",
+                    secure=_secure(request), path="/espace-agent")
+    return resp
+
+
 @router.get("/espace-agent/connexion", response_class=HTMLResponse)
 def login_page(request: Request, suite: Optional[str] = None):
     if _session(request):
         return RedirectResponse(_safe_next(suite), status_code=303)
-    a = auth.admin()
-    t = get_settings().tenant
-    return render("agent/login.html", private=True, session=None, tenant=t, ui=tenants.load(t), tenants=[],
-                  page_title="Connexion", request_path=request.url.path, next_url=_safe_next(suite),
-                  generated=a.generated, admin_user=a.user, user_value="", **_oidc_ctx())
+    return _login_form(request, suite)
 
 
 @router.post("/espace-agent/connexion", response_class=HTMLResponse)
 def login_submit(request: Request, identifiant: str = Form(""), mot_de_passe: str = Form(""),
-                 suite: str = Form("")):
+                 suite: str = Form(""), csrf: str = Form("")):
+    if not auth.check_login_csrf(request.cookies.get(auth.LOGIN_COOKIE), csrf):
+        # posted from another site (login CSRF), a page older than LOGIN_SECONDS, or cookies refused:
+        # nothing is checked, nothing counts as a failed attempt
+        back = "/espace-agent/connexion" + (f"?suite={quote(_safe_next(suite))}" if suite else "")
+        return render("erreur.html", status=403, private=True, title="Connexion impossible",
+                      message="La page de connexion a expiré : rechargez-la, puis saisissez à nouveau vos identifiants.",
+                      hint="Si le problème persiste, vérifiez que votre navigateur accepte les cookies de ce site.",
+                      back_url=back, back_label="Recharger la page de connexion", **_public_ctx(get_settings().tenant))
     client = request.client.host if request.client else "?"
     error = None
     session = None
@@ -131,12 +154,9 @@ def login_submit(request: Request, identifiant: str = Form(""), mot_de_passe: st
         error = "Trop de tentatives de connexion : réessayez dans quelques minutes."
     if session is not None:
         resp = RedirectResponse(_safe_next(suite), status_code=303)
+        resp.delete_cookie(auth.LOGIN_COOKIE, path="/espace-agent")
         return _set_cookie(resp, request, session)
-    a = auth.admin()
-    t = get_settings().tenant
-    return render("agent/login.html", status=401, private=True, session=None, tenant=t, ui=tenants.load(t),
-                  tenants=[], page_title="Connexion", request_path=request.url.path, next_url=_safe_next(suite),
-                  generated=a.generated, admin_user=a.user, login_error=error, user_value=identifiant, **_oidc_ctx())
+    return _login_form(request, suite, status=401, login_error=error, user_value=identifiant)
 
 
 @router.get("/espace-agent/oidc/connexion")

@@ -8,6 +8,10 @@
 - The session is a cookie signed with itsdangerous (TERRITORIA_SECRET_KEY, else a random key kept in
   `<data dir>/ui/secret.key`), valid 8 hours, HttpOnly, SameSite=Lax. Forms and JS calls of the agent
   space also carry a CSRF token derived from the session.
+- The login form itself (no session yet) is protected against login CSRF (another site posting its own
+  credentials to log the agent into the wrong account) by a double-submit token: the login page sets a
+  short-lived pre-login cookie (a random nonce signed with the secret key, LOGIN_SECONDS) and puts
+  HMAC(secret key, nonce) in a hidden field; the POST needs both to match.
 - Passwords are compared as PBKDF2 hashes in constant time; repeated failures from one address are slowed
   down (10 failures in 5 minutes lock that address for 5 minutes).
 """
@@ -31,6 +35,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 log = logging.getLogger("territoria.web.ui")
 COOKIE = "territoria_agent"
 SESSION_SECONDS = 8 * 3600
+LOGIN_COOKIE = "territoria_connexion"  # pre-login cookie of the login form (login CSRF)
+LOGIN_SECONDS = 3600
 PBKDF2_ROUNDS = 120_000
 MAX_FAILURES, FAILURE_WINDOW = 10, 300
 _lock = threading.Lock()
@@ -196,3 +202,37 @@ def load(cookie: Optional[str]) -> Optional[Session]:
 
 def check_csrf(session: Session, token: Optional[str]) -> bool:
     return bool(token) and hmac.compare_digest(session.csrf, token or "")
+
+
+# -- login CSRF: double-submit token of the login form --------------------------------------------------
+
+def _login_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key(), salt="territoria-login-csrf")
+
+
+def login_nonce(cookie: Optional[str]) -> Optional[str]:
+    """The nonce of a valid (signed, not expired) pre-login cookie, else None."""
+    if not cookie:
+        return None
+    try:
+        n = _login_serializer().loads(cookie, max_age=LOGIN_SECONDS)
+    except BadSignature:  # also SignatureExpired
+        return None
+    return n if isinstance(n, str) and len(n) >= 32 else None
+
+
+def login_cookie(nonce: Optional[str] = None) -> tuple[str, str]:
+    """(cookie value, nonce) of a pre-login cookie: `nonce` kept (other open login tabs stay valid) with a fresh
+    timestamp, or a new one."""
+    nonce = nonce or secrets.token_hex(16)
+    return _login_serializer().dumps(nonce), nonce
+
+
+def login_token(nonce: str) -> str:
+    """The hidden field of the login form that goes with the pre-login cookie holding `nonce`."""
+    return hmac.new(secret_key().encode(), f"login-csrf:{nonce}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_login_csrf(cookie: Optional[str], token: Optional[str]) -> bool:
+    nonce = login_nonce(cookie)
+    return nonce is not None and bool(token) and hmac.compare_digest(login_token(nonce), token or "")
