@@ -164,6 +164,50 @@ def text_pdf_bytes(*, encrypt=None, title: str | None = ARRETE_TITLE) -> bytes:
     return buf.getvalue()
 
 
+def turned_pdf_bytes(*, rotate: int, content_turn: int = 0) -> bytes:
+    """The two-page arrêté of ``text_pdf_bytes`` with a /Rotate of ``rotate`` on every page.
+
+    Its text is drawn turned ``content_turn`` degrees counter-clockwise on A4 portrait paper:
+    ``content_turn == rotate`` is a landscape page that a viewer shows upright (what "print to PDF"
+    of a landscape table or a page rotated and saved in a viewer gives), ``content_turn == 0`` a
+    page of ordinary text shown sideways. The /Rotate is set by PDFium, as a viewer would.
+    """
+    import pypdfium2 as pdfium
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    width, height = A4
+    frames = {  # origin, angle, height of the frame the text is laid out in
+        0: ((0, 0), 0, height),
+        90: ((width, 0), 90, width),
+        180: ((width, height), 180, height),
+        270: ((0, height), 270, width),
+    }
+    (tx, ty), angle, frame_h = frames[content_turn]
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, invariant=1)
+    c.setTitle(ARRETE_TITLE)
+    for lines in (ARRETE_PAGE1, ARRETE_PAGE2):
+        c.saveState()
+        c.translate(tx, ty)
+        c.rotate(angle)
+        _draw_lines(c, lines, frame_h - 72)
+        c.restoreState()
+        c.showPage()
+    c.save()
+    pdf = pdfium.PdfDocument(buf.getvalue())
+    try:
+        for i in range(len(pdf)):
+            page = pdf[i]
+            page.set_rotation(rotate)
+            page.close()
+        out = io.BytesIO()
+        pdf.save(out)
+    finally:
+        pdf.close()
+    return out.getvalue()
+
+
 def make_text_pdf() -> None:
     (OUT / "arrete_stationnement.pdf").write_bytes(text_pdf_bytes())
 

@@ -82,6 +82,40 @@ def test_pdf_title_falls_back_to_first_line(tmp_path):
     assert extract(p, max_bytes=MAX).title == "Arrêté municipal n° 2024-117"
 
 
+def _make_fixtures():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        import make_fixtures
+    finally:
+        sys.path.pop(0)
+    return make_fixtures
+
+
+@pytest.mark.parametrize(
+    ("rotate", "content_turn"),
+    [
+        (90, 0), (270, 0), (180, 0),  # ordinary text on a page turned by /Rotate (shown sideways)
+        (90, 90), (270, 270), (180, 180),  # landscape page laid out turned, shown upright by /Rotate
+        (0, 90), (0, 270),  # landscape text on portrait paper, no /Rotate
+    ],
+)
+def test_rotated_pdf_page_reads_in_reading_order(tmp_path, rotate, content_turn):
+    mf = _make_fixtures()
+    upright = tmp_path / "droit.pdf"
+    upright.write_bytes(mf.text_pdf_bytes())
+    turned = tmp_path / "tourne.pdf"
+    turned.write_bytes(mf.turned_pdf_bytes(rotate=rotate, content_turn=content_turn))
+    expected = extract(upright, max_bytes=MAX)
+    doc = extract(turned, max_bytes=MAX)
+    assert doc.ocr_pages == 0
+    # Same lines in the same order, same headings (Article 1er… Article 4) on the same pages.
+    assert [(s.heading_path, s.page, s.text) for s in doc.sections] == \
+        [(s.heading_path, s.page, s.text) for s in expected.sections]
+    assert doc.text.index("Le maire de la commune") < doc.text.index("Vu le code général")
+
+
 def test_docx_headings_and_table():
     doc = load("deliberation_cantine.docx")
     assert doc.doc_type == "docx"
@@ -698,3 +732,186 @@ def test_unchanged_file_is_not_read_again(tmp_path, monkeypatch):
         fh.write("\nLes piles vont en déchetterie.\n")
     changed = pipeline.ingest_paths([folder], tenant="qa", settings=settings)
     assert (changed.ingested, changed.unchanged, len(calls)) == (1, 0, 1)
+
+
+# --- Markdown front matter ---------------------------------------------------------------------
+
+FRONT_MATTER_MD = """---
+title: "Compte rendu : conseil municipal du 1er mars"
+date: 2024-03-01T18:30:00+01:00
+layout: page
+tags: [voirie, "budget, annexe"]
+keywords:
+  - éclairage public
+  - LED
+description: >
+  Synthèse des décisions du conseil
+  sur l'éclairage des rues.
+---
+
+# Ordre du jour
+
+Le conseil approuve le remplacement des lampadaires.
+"""
+
+
+def test_markdown_front_matter_is_metadata_not_text(tmp_path):
+    from territoria.core.settings import Settings
+    from territoria.ingest.chunking import chunk_document
+    from territoria.ingest.pipeline import head_keywords, index_texts, record_from_file
+    from territoria.search.text import analyze
+
+    p = tmp_path / "cr.md"
+    p.write_text(FRONT_MATTER_MD, encoding="utf-8")
+    doc = extract(p, max_bytes=MAX)
+    assert doc.title == "Compte rendu : conseil municipal du 1er mars"
+    assert doc.metadata["date"] == "2024-03-01"  # an ISO day: what the search date filters compare
+    assert doc.metadata["tags"] == ["voirie", "budget, annexe"]
+    assert doc.metadata["keywords"] == ["éclairage public", "LED"]
+    assert doc.metadata["summary"] == "Synthèse des décisions du conseil sur l'éclairage des rues."
+    assert doc.text == "Le conseil approuve le remplacement des lampadaires."
+    assert [s.heading_path for s in doc.sections] == [["Ordre du jour"]]
+    assert "warnings" not in doc.metadata
+
+    rec = record_from_file(p, tmp_path, Settings(data_dir=tmp_path / "data"), "fichiers")
+    assert (rec.date, rec.summary) == ("2024-03-01", doc.metadata["summary"])
+    chunks = chunk_document(rec)
+    head = chunks[0]
+    assert head.kind == "head" and "Synthèse des décisions du conseil" in head.text
+    assert "voirie" in head_keywords(rec) and "éclairage public" in head_keywords(rec)
+    terms, _ = index_texts(rec, chunks)
+    assert set(analyze("voirie LED")) <= set(terms[0])  # the tags are searchable with the document
+    assert not set(analyze("layout")) & set(t for ts in terms for t in ts)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-03-01", "2024-03-01"),
+        ("2024-03-01 18:30:00 +0100", "2024-03-01"),
+        ("'01/03/2024'", "2024-03-01"),
+        ("1er mars 2024", "2024-03-01"),
+        ("vendredi 15 mars 2024", "2024-03-15"),
+        ("2024-03", "2024-03-01"),
+        ("2024-02-30", None),
+        ("bientôt", None),
+    ],
+)
+def test_markdown_front_matter_dates(tmp_path, value, expected):
+    p = tmp_path / "note.md"
+    p.write_text(f"---\ntitle: Note\ndate: {value}\n---\n\nTexte de la note.\n", encoding="utf-8")
+    doc = extract(p, max_bytes=MAX)
+    assert doc.metadata.get("date") == expected
+    assert doc.text == "Texte de la note."
+
+
+def test_markdown_malformed_front_matter_never_fails_the_file(tmp_path):
+    def md(text: str) -> ExtractedDocument:
+        p = tmp_path / "note.md"
+        p.write_text(text, encoding="utf-8")
+        return extract(p, max_bytes=MAX)
+
+    # Never closed: not a front matter, every line is read as text (nothing lost).
+    doc = md("---\ntitle: Budget\n\n# Le budget 2024\n\nLe conseil vote le budget.\n")
+    assert doc.title == "Le budget 2024" and "title: Budget" in doc.text and "Le conseil vote" in doc.text
+    # Text between two horizontal rules is Markdown, not YAML.
+    doc = md("---\nIntroduction du guide du tri\n---\n\nLes bacs jaunes sont collectés le mardi.\n")
+    assert "Introduction du guide du tri" in doc.title and "collectés le mardi" in doc.text
+    # Not valid YAML (an unclosed quote, a line without « : »): kept as text, nothing lost, and said.
+    doc = md('---\ntitle: "Budget 2024\ntags: [voirie, travaux\n---\n\nLe budget est voté.\n')
+    assert "Budget 2024" in doc.text and "Le budget est voté." in doc.text
+    assert any("illisible" in w and "gardé comme texte" in w for w in doc.metadata["warnings"])
+    doc = md("---\ntitle: Compte rendu\ndate: 2024-03-01\nOrdre du jour validé\n---\n\nLe conseil approuve.\n")
+    assert "Ordre du jour validé" in doc.text and "Le conseil approuve." in doc.text and "date" not in doc.metadata
+    assert any("ligne 4" in w for w in doc.metadata["warnings"])
+    # An unreadable date is no date; the rest of the front matter is kept.
+    doc = md("---\ntitle: Budget\ndate: bientôt\ntags: voirie, travaux\n---\n\nLe budget est voté.\n")
+    assert (doc.title, doc.metadata.get("tags"), doc.metadata.get("date")) == ("Budget", ["voirie", "travaux"], None)
+    assert doc.text == "Le budget est voté."
+    # A number as title.
+    assert md("---\ntitle: 2024\n---\n\nTexte.\n").title == "2024"
+    # Empty front matter, Windows line ends and a BOM.
+    assert md("---\n---\n# Titre\n\nTexte.\n").text == "Texte."
+    doc = md("\ufeff---\r\ntitle: Windows\r\nkeywords: PLU, urbanisme\r\n---\r\nTexte.\r\n")
+    assert (doc.title, doc.metadata["keywords"], doc.text) == ("Windows", ["PLU", "urbanisme"], "Texte.")
+
+
+# --- The real type of a file, whatever its name ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "name", "doc_type", "words"),
+    [
+        ("deliberation_cantine.docx", "deliberation.pdf", "docx", "réuni le 14 mars 2024"),
+        ("deliberation_cantine.docx", "deliberation.odt", "docx", "réuni le 14 mars 2024"),
+        ("deliberation_cantine.docx", "deliberation.doc", "docx", "réuni le 14 mars 2024"),  # unsupported name
+        ("reglement_mediatheque.odt", "reglement.docx", "odt", "gratuite pour les habitants"),
+        ("arrete_stationnement.pdf", "arrete.txt", "pdf", "mis en fourrière"),
+        ("arrete_stationnement.pdf", "arrete.md", "pdf", "mis en fourrière"),
+        ("arrete_stationnement.pdf", "arrete", "pdf", "mis en fourrière"),  # no extension
+        ("arrete_stationnement.pdf", "arrete.docx", "pdf", "mis en fourrière"),
+    ],
+)
+def test_content_decides_over_a_wrong_extension(tmp_path, fixture, name, doc_type, words):
+    p = tmp_path / name
+    shutil.copy(DOCS / fixture, p)
+    doc = extract(p, max_bytes=MAX)
+    assert doc.doc_type == doc_type
+    assert words in doc.text
+    assert "%PDF" not in doc.text and " obj" not in doc.text  # never the raw bytes as text
+    assert any("en réalité" in w for w in doc.metadata["warnings"])
+    assert doc.title == load(fixture).title
+
+
+@needs_tesseract
+def test_image_read_by_its_content_whatever_its_name(tmp_path):
+    from PIL import Image
+
+    src = Image.open(DOCS / "deliberation_scan.png").convert("L")
+    cases = {"scan.pdf": "PNG", "scan.png": "JPEG", "scan": "TIFF", "scan.txt": "PNG"}
+    for name, fmt in cases.items():
+        p = tmp_path / name
+        src.save(p, format=fmt)
+        doc = extract(p, max_bytes=MAX)
+        assert (doc.doc_type, doc.metadata["image_format"]) == ("image", fmt)
+        assert "conseil municipal" in fold(doc.text), name
+
+
+def test_content_sniffing_keeps_the_errors_of_other_content(tmp_path):
+    import zipfile
+
+    # A spreadsheet renamed .docx is still said to be no Word document.
+    xlsx = tmp_path / "tableau.docx"
+    with zipfile.ZipFile(xlsx, "w") as zf:
+        zf.writestr("[Content_Types].xml", '<Types><Override ContentType="application/vnd.openxmlformats-'
+                    'officedocument.spreadsheetml.sheet.main+xml"/></Types>')
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+    raises(xlsx, "DOCX", "corrompu")
+    # A zip archive with no extension stays unsupported; named .pdf, it is no PDF.
+    archive = tmp_path / "archive"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("notes.txt", "Bonjour")
+    raises(archive, "non pris en charge", "sans extension")
+    fake = tmp_path / "archive.pdf"
+    shutil.copy(archive, fake)
+    raises(fake, "pas un PDF valide")
+    # A text that speaks of PDF is still a text.
+    txt = tmp_path / "note.txt"
+    txt.write_text("Le format %PDF-1.7 est décrit par la norme ISO 32000.\n", encoding="utf-8")
+    doc = extract(txt, max_bytes=MAX)
+    assert doc.doc_type == "txt" and "warnings" not in doc.metadata
+
+
+def test_eml_attachment_read_by_its_content(tmp_path):
+    msg = EmailMessage()
+    msg["Subject"] = "Arrêté signé"
+    msg["From"] = "secretariat@exemple.fr"
+    msg.set_content("Voici l'arrêté.")
+    # A scanner's mail: a PDF sent as « scan » with a generic type.
+    msg.add_attachment((DOCS / "arrete_stationnement.pdf").read_bytes(), maintype="application",
+                       subtype="octet-stream", filename="scan_0001")
+    p = tmp_path / "arrete.eml"
+    p.write_bytes(bytes(msg))
+    doc = extract(p, max_bytes=MAX)
+    assert "mis en fourrière" in doc.text
+    assert doc.metadata["attachments"][0]["status"] == "extraite"

@@ -1,8 +1,9 @@
 """Document loaders: turn one file into an ExtractedDocument (text sections + metadata).
 
-Entry point: ``extract(path, max_bytes=...)``. It dispatches on the file extension,
-never returns an empty document and raises only ``IngestError`` (French message
-plus a hint) for bad input. Heavy work (OCR) happens only when needed, and
+Entry point: ``extract(path, max_bytes=...)``. It dispatches on the file's content for
+binary formats (PDF, images, DOCX, ODT: see ``_sniff``), else on its extension, never
+returns an empty document and raises only ``IngestError`` (French message plus a hint)
+for bad input. Heavy work (OCR) happens only when needed, and
 pytesseract is imported lazily (see ``territoria.ingest.ocr``).
 
 Formats: PDF (text layer via pypdfium2, OCR for pages without one), scanned images
@@ -16,6 +17,7 @@ import csv
 import email
 import email.policy
 import io
+import math
 import mimetypes
 import re
 import tempfile
@@ -26,6 +28,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+import yaml
 
 from territoria.core.errors import IngestError
 from territoria.core.types import ExtractedDocument, Section
@@ -441,6 +445,62 @@ def _pdf_form_fields(pdf: Any, page: Any, pdfium_c: Any) -> list[str]:
     return out
 
 
+def _pdf_text_turn(textpage: Any, pdfium_c: Any) -> int:
+    """Direction of most of a page's text in PDF user space: 0, 90, 180 or 270 (PDFium's char angle).
+
+    0 is ordinary text; a landscape page laid out on portrait paper (then shown upright by its /Rotate)
+    has its text at 90 or 270. Characters far from a right angle (a diagonal « COPIE » watermark) do not
+    vote; on a tie the ordinary direction wins, so a margin stamp written sideways never turns a page.
+    """
+    raw = textpage.raw
+    n = pdfium_c.FPDFText_CountChars(raw)
+    votes: Counter[int] = Counter()
+    for i in range(0, max(n, 0), max(1, n // 400)):  # a sample is enough to vote
+        if pdfium_c.FPDFText_GetUnicode(raw, i) <= 32 or pdfium_c.FPDFText_IsGenerated(raw, i) == 1:
+            continue
+        angle = pdfium_c.FPDFText_GetCharAngle(raw, i)
+        if angle < 0:  # error
+            continue
+        deg = math.degrees(angle) % 360
+        quarter = round(deg / 90) % 4
+        off = abs(deg - quarter * 90)
+        if min(off, 360 - off) <= 20:
+            votes[quarter * 90] += 1
+    if not votes:
+        return 0
+    return max(votes, key=lambda turn: (votes[turn], turn == 0))
+
+
+def _pdf_page_text(page: Any, pdfium_c: Any) -> str:
+    """A page's text layer in the order a reader reads it, whatever the page's /Rotate.
+
+    PDFium's bounded extraction groups characters into lines in unrotated user space, and orders
+    them in the rotated frame of the page: on a page whose /Rotate does not match the direction of
+    its text, lines came out reversed (/Rotate 90 over upright text reads as vertical writing,
+    right-to-left columns) or glued together (a landscape page: text drawn at 90° shown upright by
+    /Rotate). The page is turned in memory (never saved) so that its text is horizontal: upright
+    text is read unrotated as usual, turned text from PDFium's text flow in the turned frame.
+    """
+    textpage = page.get_textpage()
+    try:
+        turn = _pdf_text_turn(textpage, pdfium_c)
+        rotation = page.get_rotation()
+        if turn == 0 and rotation == 0:  # the common case: as it always was
+            return textpage.get_text_bounded()
+    finally:
+        textpage.close()
+    upright = (360 - turn) % 360
+    page.set_rotation(upright)
+    try:
+        textpage = page.get_textpage()
+        try:
+            return textpage.get_text_bounded() if upright == 0 else textpage.get_text_range()
+        finally:
+            textpage.close()
+    finally:
+        page.set_rotation(rotation)  # rendering for OCR shows the page as its reader sees it
+
+
 def _load_pdf(ctx: _Ctx) -> ExtractedDocument:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
@@ -490,11 +550,7 @@ def _load_pdf_locked(ctx: _Ctx, pdfium: Any, pdfium_c: Any) -> ExtractedDocument
             page_no = i + 1
             page = pdf[i]
             try:
-                textpage = page.get_textpage()
-                try:
-                    text = _clean(textpage.get_text_bounded())
-                finally:
-                    textpage.close()
+                text = _clean(_pdf_page_text(page, pdfium_c))
                 n_chars = len(re.sub(r"\s", "", text))
                 if n_chars and _garbled(text):
                     text, n_chars = "", 0
@@ -1068,26 +1124,140 @@ def _md_inline(line: str) -> str:
     return _MD_EMPHASIS.sub(lambda m: m.group(2), line)
 
 
+# YAML front matter (Jekyll, Hugo, Obsidian, pandoc…): a block between « --- » lines at the very top,
+# read with PyYAML's safe loader; dates stay text (see _FM_LOADER) and are read by _fm_date.
+_FM_MAX_LINES = 300
+_FM_TITLE_KEYS = ("title", "titre")
+_FM_DATE_KEYS = (
+    "date", "publishdate", "published", "date_publication", "created", "date_creation",
+    "lastmod", "updated", "modified", "date_modified", "date_modification",
+)
+_FM_SUMMARY_KEYS = ("description", "summary", "resume", "résumé", "chapo", "excerpt", "abstract")
+_FM_AUTHOR_KEYS = ("author", "authors", "auteur", "auteurs")
+_FM_LANG_KEYS = ("lang", "language", "langue")
+_FM_SUBJECT_KEYS = ("subject", "objet", "sujet")
+# Front matter keys → the metadata keys that are indexed with the document's head (pipeline.head_keywords).
+_FM_KEYWORD_KEYS = {
+    "tags": "tags", "categories": "tags", "category": "tags", "étiquettes": "tags",
+    "keywords": "keywords", "mots-clés": "keywords", "mots-cles": "keywords", "mots_cles": "keywords",
+    "motscles": "keywords", "theme": "theme", "themes": "theme", "thème": "theme", "thèmes": "theme",
+}
+_FR_MONTHS = {
+    "janvier": 1, "janv": 1, "février": 2, "fevrier": 2, "févr": 2, "fevr": 2, "mars": 3, "avril": 4,
+    "avr": 4, "mai": 5, "juin": 6, "juillet": 7, "juil": 7, "août": 8, "aout": 8, "septembre": 9,
+    "sept": 9, "octobre": 10, "oct": 10, "novembre": 11, "nov": 11, "décembre": 12, "decembre": 12, "déc": 12,
+}
+
+
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader without implicit timestamps: « 2024-02-30 » must be an unreadable date, not an error
+    that loses the whole block, and « 01/03/2024 » a day-first date read the way users type it."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _md_front_matter(lines: list[str]) -> tuple[dict[str, Any] | None, int, str | None] | None:
+    """(keys, index of the closing line, None) if the file starts with a YAML front matter; (None, 0, why)
+    for a block that looks like one but is not valid YAML; None when there is none.
+
+    A front matter opens with « --- » on the first line, closes with « --- » or « ... », and is a YAML
+    mapping. Anything else (no closing line, text between two horizontal rules, invalid YAML) is read
+    as Markdown text, so nothing is lost.
+    """
+    if not lines or lines[0].strip() != "---":
+        return None
+    end = next((k for k in range(1, min(len(lines), _FM_MAX_LINES)) if lines[k].strip() in ("---", "...")), None)
+    if end is None:
+        return None
+    block = "\n".join(lines[1:end])
+    if not block.strip():
+        return {}, end, None  # « --- » « --- »: an empty front matter
+    try:
+        data = yaml.load(block, Loader=_FrontMatterLoader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (ligne {mark.line + 2})" if mark is not None else ""
+        return (None, 0, f"En-tête YAML (front matter) illisible{where} : il est gardé comme texte du document.")
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {str(k).lower(): v for k, v in data.items()}, end, None
+
+
+def _fm_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_one_line(str(v)) for v in value if isinstance(v, (str, int, float)) and str(v).strip())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):  # « title: 2024 »
+        value = str(value)
+    return _one_line(value) if isinstance(value, str) else ""
+
+
+def _fm_date(value: Any) -> str | None:
+    """ISO day of a front matter date: 2024-03-01, 2024-03-01T18:30:00+01:00, 01/03/2024, 2024-03, 1er mars 2024."""
+    from territoria.core.dates import parse_day
+
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    text = _one_line(value).lower() if isinstance(value, str) else ""
+    if not text:
+        return None
+    iso = re.match(r"(\d{4})[-/](\d{1,2})(?:[-/](\d{1,2}))?(?=$|[t\s])", text)
+    if iso:
+        text = f"{iso.group(1)}-{iso.group(2)}-{iso.group(3) or 1}"
+    else:
+        text = re.split(r"[t\s]", text, maxsplit=1)[0] if re.match(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}", text) else text
+        words = re.match(r"(?:[a-z]+\.?,?\s+)?(\d{1,2})(?:er)?\s+([a-zéèûô]+)\.?\s+(\d{4})\b", text)
+        if words and words.group(2) in _FR_MONTHS:  # « 1er mars 2024 », « lundi 4 mars 2024 »
+            text = f"{words.group(3)}-{_FR_MONTHS[words.group(2)]}-{words.group(1)}"
+    day = parse_day(text)
+    if day is None or not 1900 <= day.year <= 2100:
+        return None
+    return day.isoformat()
+
+
+def _md_front_meta(data: dict[str, Any], metadata: dict[str, Any]) -> str | None:
+    """Put what a front matter says into the document's metadata, as JSONL rows are; returns its title."""
+    title = next((t for t in (_fm_text(data.get(k)) for k in _FM_TITLE_KEYS) if t), None)
+    date = next((d for d in (_fm_date(data.get(k)) for k in _FM_DATE_KEYS if k in data) if d), None)
+    if date:
+        metadata["date"] = date
+    summary = next((_clean(data[k]) for k in _FM_SUMMARY_KEYS if isinstance(data.get(k), str) and data[k].strip()), None)
+    if summary:
+        metadata["summary"] = summary  # the document's summary, indexed with its title (head passage)
+    for keys, name in ((_FM_AUTHOR_KEYS, "author"), (_FM_LANG_KEYS, "lang"), (_FM_SUBJECT_KEYS, "subject")):
+        value = next((v for v in (_fm_text(data.get(k)) for k in keys) if v), None)
+        if value:
+            metadata[name] = value
+    for key, name in _FM_KEYWORD_KEYS.items():
+        value = data.get(key)
+        items = value if isinstance(value, list) else value.split(",") if isinstance(value, str) else []
+        for item in items:
+            word = _one_line(str(item).strip("\"'")) if isinstance(item, (str, int, float)) else ""
+            if word and word not in metadata.setdefault(name, []):
+                metadata[name].append(word)
+    return title
+
+
 def _load_markdown(ctx: _Ctx) -> ExtractedDocument:
     text, encoding = _decode_text(ctx.path.read_bytes())
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"<!--.*?-->", "", text, flags=re.S)  # comments are not shown
-    lines = text.split("\n")
+    lines = text.removeprefix("\ufeff").split("\n")
     metadata: dict[str, Any] = {"encoding": encoding}
     front_title = None
-    if lines and lines[0].strip() == "---":
-        for end in range(1, min(len(lines), 200)):
-            if lines[end].strip() in ("---", "..."):
-                for ln in lines[1:end]:
-                    m = re.match(r"^(\w[\w-]*)\s*:\s*(.+?)\s*$", ln)
-                    if m:
-                        key, value = m.group(1).lower(), m.group(2).strip().strip("\"'")
-                        if key == "title":
-                            front_title = value
-                        elif key in ("date", "author", "description", "lang"):
-                            metadata[key] = value
-                lines = lines[end + 1 :]
-                break
+    front = _md_front_matter(lines)
+    if front is not None:
+        data, end, problem = front
+        if data is not None:
+            lines = lines[end + 1 :]
+            front_title = _md_front_meta(data, metadata)
+        if problem:
+            ctx.warnings.append(problem)
 
     builder = _SectionBuilder()
     par: list[str] = []
@@ -1325,6 +1495,14 @@ def _load_eml(ctx: _Ctx) -> ExtractedDocument:
             if guessed in SUPPORTED_EXTENSIONS:
                 ext = guessed
                 fname = (fname or f"piece_jointe_{idx}") + ext
+        if ext not in SUPPORTED_EXTENSIONS and ctype != "message/rfc822":
+            try:
+                sniffed = _sniff(part.get_payload(decode=True) or b"")
+            except Exception:  # noqa: BLE001 - an undecodable part is reported below
+                sniffed = None
+            if sniffed is not None:  # « scan » or « document.dat » that is a PDF: read by its content
+                ext = sniffed
+                fname = (fname or f"piece_jointe_{idx}") + ext
         info: dict[str, Any] = {"name": display, "content_type": ctype}
         attachments.append(info)
         if ext not in SUPPORTED_EXTENSIONS:
@@ -1392,6 +1570,74 @@ _LOADERS: dict[str, Callable[[_Ctx], ExtractedDocument]] = {
 }
 
 
+# What a file really is, from its first bytes: the loaders of binary formats are chosen by content,
+# so a document whose name lies (a DOCX saved as .pdf, a PDF sent as .txt or with no extension) is
+# read as what it is, not rejected as corrupt nor indexed as garbage text. Text formats (HTML,
+# Markdown, CSV, EML...) have no signature: their extension decides.
+_MAGIC: list[tuple[bytes, str]] = [
+    (b"\x89PNG\r\n\x1a\n", ".png"),
+    (b"\xff\xd8\xff", ".jpg"),
+    (b"II*\x00", ".tif"),
+    (b"MM\x00*", ".tif"),
+    (b"II+\x00", ".tif"),  # BigTIFF
+    (b"MM\x00+", ".tif"),
+]
+_PDF_MAGIC = re.compile(rb"(?:\xef\xbb\xbf)?\s*%PDF-\d\.\d")  # at the start: a text may speak of %PDF-
+_ODT_MIMETYPES = {b"application/vnd.oasis.opendocument.text", b"application/vnd.oasis.opendocument.text-template"}
+_DOCX_MAIN_TYPES = (b"wordprocessingml.document.main+xml", b"wordprocessingml.template.main+xml")
+_KIND_NAMES = {
+    ".pdf": "un document PDF",
+    ".png": "une image PNG",
+    ".jpg": "une image JPEG",
+    ".tif": "une image TIFF",
+    ".docx": "un document Word (DOCX)",
+    ".odt": "un document OpenDocument (ODT)",
+}
+
+
+def _sniff_zip(source: Path | io.BytesIO) -> str | None:
+    """".docx" or ".odt" for a zip that is one (by its inner files), else None (XLSX, PPTX, archives...)."""
+    try:
+        with zipfile.ZipFile(source) as zf:
+            names = set(zf.namelist())
+            if "mimetype" in names:  # OpenDocument: the first entry names the kind of document
+                with zf.open("mimetype") as fh:
+                    return ".odt" if fh.read(200).strip() in _ODT_MIMETYPES else None
+            if "[Content_Types].xml" in names:  # Office Open XML
+                if "word/document.xml" in names:
+                    return ".docx"
+                with zf.open("[Content_Types].xml") as fh:
+                    types = fh.read(1 << 20)
+                return ".docx" if any(t in types for t in _DOCX_MAIN_TYPES) else None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, KeyError, ValueError, RuntimeError, EOFError):
+        return None
+    return None
+
+
+def _sniff(source: Path | bytes) -> str | None:
+    """The real format of a file (or of bytes) from its signature, as the extension of its loader.
+
+    PDF, PNG, JPEG, TIFF, and DOCX / ODT told apart by their inner files; None when the content is
+    not one of those (text, unknown, unreadable): the extension then decides, as before.
+    """
+    try:
+        if isinstance(source, bytes):
+            head = source[:1024]
+        else:
+            with source.open("rb") as fh:
+                head = fh.read(1024)
+    except OSError:
+        return None
+    if _PDF_MAGIC.match(head):
+        return ".pdf"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head.startswith(b"PK\x03\x04"):
+        return _sniff_zip(io.BytesIO(source) if isinstance(source, bytes) else source)
+    return None
+
+
 def extract(path: Path, *, max_bytes: int) -> ExtractedDocument:
     """Extract the text of one file as sections with headings/pages and metadata.
 
@@ -1404,7 +1650,10 @@ def extract(path: Path, *, max_bytes: int) -> ExtractedDocument:
 
 def _extract(path: Path, *, max_bytes: int, depth: int) -> ExtractedDocument:
     ext = path.suffix.lower()
-    if ext not in SUPPORTED_EXTENSIONS:
+    real: str | None = None
+    if ext not in SUPPORTED_EXTENSIONS and path.is_file():
+        real = _sniff(path)  # a PDF with no extension, a DOCX named .doc...
+    if ext not in SUPPORTED_EXTENSIONS and real is None:
         shown = ext or "sans extension"
         hint = _CONVERT_HINTS.get(ext, "")
         raise IngestError(
@@ -1428,8 +1677,14 @@ def _extract(path: Path, *, max_bytes: int, depth: int) -> ExtractedDocument:
         raise IngestError("Le fichier est vide.", hint="Vérifiez que le bon fichier a été envoyé et qu'il n'est pas endommagé.")
 
     ctx = _Ctx(path=path, max_bytes=max_bytes, depth=depth)
+    if real is None:
+        real = _sniff(path)
+    loader = _LOADERS[real] if real is not None else _LOADERS[ext]
+    if loader is not _LOADERS.get(ext):  # the name lies about the content: say what was read
+        named = f"son extension « {ext} » ne correspond pas à son contenu" if ext else "il n'a pas d'extension"
+        ctx.warnings.append(f"Le fichier est en réalité {_KIND_NAMES[real or ext]} : {named} ; il a été lu comme tel.")
     try:
-        doc = _LOADERS[ext](ctx)
+        doc = loader(ctx)
     except IngestError:
         raise
     except MemoryError as exc:

@@ -275,6 +275,8 @@ def record_from_file(path: Path, root: Path, settings: Settings, source: str) ->
     return DocumentRecord(
         doc_id=file_doc_id(path, root), title=doc.title or path.stem, sections=doc.sections, source=source,
         doc_type=doc.doc_type, url=doc.url, date=md.get("date") if isinstance(md.get("date"), str) else None,
+        # a summary the file declares (a Markdown front matter's description), as a JSONL row's
+        summary=md.get("summary") if isinstance(md.get("summary"), str) and md["summary"].strip() else None,
         metadata=md,
     )
 
