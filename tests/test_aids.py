@@ -428,3 +428,164 @@ def test_bad_mapping_file_says_what_is_wrong_in_french(tmp_path):
     with pytest.raises(TerritoriaError, match="ligne 1") as exc:
         load_mapping(f)
     assert "Expecting" not in exc.value.message and "Errno" not in exc.value.message
+
+
+# -- implausible profile values and bad catalogue rows ------------------------------------------------------------
+
+BAD_PROFILES = [  # (profile, field named in the message)
+    ({"age": 250}, "age"), ({"age": -3}, "age"), ({"age": "vingt"}, "age"),
+    ({"salaries": -4}, "salaries"), ({"effectif": -1}, "effectif"),
+    ({"chiffre_affaires": -15000}, "chiffre_affaires"), ({"ca": "-2 000 €"}, "ca"),
+    ({"quotient_familial": -10}, "quotient_familial"), ({"revenu_fiscal_reference": -1}, "revenu_fiscal_reference"),
+    ({"parts": 0}, "parts"),
+    ({"date_creation": "2999-01-01"}, "date_creation"), ({"date_creation": 1750}, "date_creation"),
+    ({"date_de_creation": "31/02/2020"}, "date_de_creation"),
+    ({"code_postal": "7000"}, "code_postal"), ({"cp": "700000"}, "cp"), ({"code_postal": "ABCDE"}, "code_postal"),
+    ({"departement": "99"}, "departement"), ({"departement": "20"}, "departement"), ({"dep": 0}, "dep"),
+    ({"region": "41"}, "region"),
+    ({"taille_foyer": 0}, "taille_foyer"), ({"foyer": 2.5}, "foyer"),
+]
+
+
+def test_implausible_profile_values_are_refused_naming_the_field():
+    from territoria.aids.profile import ProfileError, normalize_profile
+
+    for prof, field in BAD_PROFILES:
+        with pytest.raises(ProfileError) as exc:
+            normalize_profile({"commune": "70550", **prof})
+        assert exc.value.field == field, prof
+        assert f"« {field} »" in exc.value.message and "Valeur attendue" in exc.value.message, exc.value.message
+        assert exc.value.hint and field in exc.value.hint
+        # facts read from free text are never refused: an implausible one is left out
+        assert normalize_profile(prof, strict=False) == {}, prof
+    with pytest.raises(ProfileError) as exc:
+        normalize_profile({"departement": "20"})
+    assert "2A" in exc.value.hint and "2B" in exc.value.hint  # Corsica: say which codes exist
+
+
+def test_plausible_and_unknown_profile_values_stay_accepted():
+    from territoria.aids.profile import normalize_profile
+
+    p = normalize_profile({"age": 0, "salaries": 0, "departement": "Haute-Saône", "region": "Bourgogne-Franche-Comté",
+                           "cp": 1000, "date_creation": "15/03/2012", "foyer": "3", "parts": 2.5,
+                           "quotient_familial": "850 €", "ca": "120 000", "commune": "Nulle-Part-sur-Mer",
+                           "couleur_preferee": "bleu"})
+    assert p == {"age": 0, "effectif": 0, "departement": "Haute-Saône", "region": "Bourgogne-Franche-Comté",
+                 "code_postal": "01000", "date_creation": "2012-03-15", "taille_foyer": 3, "parts": 2.5,
+                 "quotient_familial": 850.0, "chiffre_affaires": 120000.0, "commune": "Nulle-Part-sur-Mer",
+                 "couleur_preferee": "bleu"}
+    assert normalize_profile({"age": 120, "dep": "2a", "region": 84, "date_creation": 1850})["departement"] == "2A"
+    assert normalize_profile({"dep": 1, "region": 84}) == {"departement": "01", "region": "84"}
+    assert normalize_profile({"departement": "971", "date_creation": date.today().isoformat()})["departement"] == "971"
+    # the misspelt audience keeps its behaviour: left unknown, so the question is asked
+    assert normalize_profile({"audience": "entrepise", "age": 19}) == {"age": 19}
+
+
+def test_cli_refuses_implausible_profile_with_usage_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from territoria.cli import app
+
+    runner = CliRunner()
+    base = ["--data-dir", str(tmp_path / "data"), "aids"]
+    prof_file = tmp_path / "profil.json"
+    prof_file.write_text('{"commune": "Vesoul", "salaries": -4, "audience": "entreprise"}', encoding="utf-8")
+    for args, field in ((["find", "--profile", '{"age": 250}', "--need", "permis"], "age"),
+                        (["find", "--age", "-3", "--need", "permis"], "age"),
+                        (["find", "--profile", str(prof_file), "--need", "isoler l'atelier"], "salaries"),
+                        (["find", "--profile", '{"date_creation": "2999-01-01"}'], "date_creation"),
+                        (["find", "--profile", '{"cp": "7000"}'], "cp"),
+                        (["find", "--profile", '{"departement": "99"}'], "departement"),
+                        (["questions", "--profile", '{"foyer": 0}'], "foyer"),
+                        (["chat", "--profile", '{"age": 250}'], "age")):
+        out = runner.invoke(app, base + args, input="fin\n")
+        text = " ".join(out.output.split())
+        assert out.exit_code == 2, (args, out.output)
+        assert f"« {field} »" in text and "Valeur attendue" in text and "Traceback" not in text, (args, text)
+    # plausible values (an unknown commune name, a département by name, age 0) are not a profile error
+    out = runner.invoke(app, base + ["find", "--profile", '{"commune": "Nulle-Part", "departement": "Haute-Saône", '
+                                                          '"age": 0}', "--need", "permis"])
+    assert out.exit_code == 1 and "Aucune aide" in out.output
+
+
+def test_eval_cases_with_implausible_profile_name_the_line(tmp_path):
+    from territoria.aids.evaluate import load_cases
+
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps({"profile": {"age": 19}, "need": "x", "expected_ids": []}) + "\n" +
+                     json.dumps({"profile": {"age": 190}, "need": "x", "expected_ids": []}), encoding="utf-8")
+    with pytest.raises(TerritoriaError, match=r"Ligne 2 de cases.jsonl : Âge invalide"):
+        load_cases(cases)
+
+
+def test_api_refuses_implausible_profile_with_422(small_catalogue):
+    from fastapi.testclient import TestClient
+
+    from territoria.core.settings import set_settings
+    from territoria.web.app import create_app
+
+    set_settings(small_catalogue[0])
+    client = TestClient(create_app())
+    client.headers.update(auth_headers(role="public"))
+    for route in ("/api/aids/find", "/api/aids/questions"):
+        for prof, field in ((({"commune": "70550", "age": 250}), "age"), ({"salaries": -3}, "salaries"),
+                            ({"code_postal": "700"}, "code_postal"), ({"departement": "99"}, "departement")):
+            r = client.post(route, json={"profile": prof, "need": "financer mon permis de conduire"})
+            assert r.status_code == 422, (route, prof, r.text)
+            err = r.json()["error"]
+            assert err["code"] == "invalid_profile" and err["field"] == f"profile.{field}"
+            assert f"« {field} »" in err["message"] and "Valeur attendue" in err["message"] and err["hint"]
+    r = client.post("/api/aids/find", json={"profile": {"commune": "70550", "age": 19, "departement": "70",
+                                                        "date_creation": "2015"}, "need": "passer le BAFA"})
+    assert r.status_code == 200 and r.json()["results"]
+
+
+def test_conversation_asks_again_after_an_implausible_answer(small_catalogue):
+    from territoria.aids.conversation import AidConversation
+    from territoria.aids.profile import ProfileError
+
+    with pytest.raises(ProfileError, match="« age »"):
+        AidConversation(profile={"age": 250})
+    conv = AidConversation()
+    conv.answer("je voudrais passer mon permis de conduire")
+    assert "âge" in conv.answer("Vesoul")["text"]
+    for answer in ("250", "-3", "j'ai 130 ans"):
+        r = conv.answer(answer)
+        assert r["error"] and "Âge invalide" in r["text"] and "entre 0 et 120" in r["text"], (answer, r["text"])
+        assert "Quel âge avez-vous ?" in r["text"] and not r["results"] and "age" not in conv.profile
+    r = conv.answer("19")
+    assert r["error"] is None and r["results"] and conv.profile["age"] == 19
+
+
+def test_generic_import_skips_unreadable_rows_with_the_reason(tmp_path):
+    """A row whose age limit or deadline cannot be read would silently open the aid to everyone, for ever:
+    it is skipped with the reason (column and value); non-object JSON rows, shifted CSV rows and Windows-1252
+    JSON files are handled in French instead of a traceback."""
+    rows = [{"Intitulé": "Aide A", "Âge min": "18", "Âge max": "25", "Date limite": "31/12/2027"},
+            {"Intitulé": "Aide B", "Âge min": "dix-huit"},
+            {"Intitulé": "Aide C", "Date limite": "31/13/2027"},
+            {"Intitulé": "Aide D", "Âge min": "30", "Âge max": "18"},
+            {"Intitulé": "Aide F", "Âge min": "-2"},
+            "pas une aide"]
+    b = I.convert_generic(rows, None, source="cat")
+    assert [a.id for a in b.aids] == ["cat/aide-a"]
+    a = b.aids[0]  # "Âge min" is recognised without a mapping, as documented
+    assert {(n["op"], n["value"]) for n in a.conditions if n["type"] == "age"} == {(">=", 18), ("<=", 25)}
+    assert a.end_date == "2027-12-31"
+    reasons = dict(b.skipped)
+    assert "Âge min" in reasons["aide-b"] and "dix-huit" in reasons["aide-b"]
+    assert "date limite" in reasons["aide-c"] and "31/13/2027" in reasons["aide-c"]
+    assert "supérieur au maximum" in reasons["aide-d"] and "-2" in reasons["aide-f"]
+    assert "pas un objet" in reasons["6"]
+
+    csv_file = tmp_path / "catalogue.csv"
+    csv_file.write_text("Intitulé;Public;Date limite\nAide A;particulier;31/12/2027\n"
+                        "Aide E;particulier; texte; avec point-virgule;31/12/2027\n", encoding="utf-8")
+    b = I.convert_generic(I.read_rows(csv_file), None, source="cat")
+    assert [a.name for a in b.aids] == ["Aide A"] and "plus de valeurs que de colonnes" in b.skipped[0][1]
+    win = tmp_path / "export.json"
+    win.write_bytes('{"results": [{"nom": "Aide à l\'équipement"}]}'.encode("cp1252"))
+    assert I.read_rows(win) == [{"nom": "Aide à l'équipement"}]
+    win_l = tmp_path / "export.jsonl"
+    win_l.write_bytes('{"nom": "Aide é"}\n'.encode("cp1252"))
+    assert I.read_rows(win_l) == [{"nom": "Aide é"}]

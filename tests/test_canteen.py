@@ -144,6 +144,99 @@ def test_cli_dates_usage_errors_and_broken_state(data_dir):
         store.load_model()
 
 
+def test_settings_out_of_range_is_usage_error_and_nothing_stored(data_dir):
+    """A setting outside its range: usage error (exit 2), the option and the range named, nothing stored."""
+    assert _cli("settings", "--max-short-rate", "0.1", "--horizon-days", "5").exit_code == 0
+    stored = data_dir / "canteen" / "default" / "settings.json"
+    before = stored.read_bytes()
+    for args, option, expected in (
+            (("--max-short-rate", "0.9"), "--max-short-rate", "entre 0.005 et 0.5"),
+            (("--max-short-rate", "-0.1"), "--max-short-rate", "entre 0.005 et 0.5"),
+            (("--max-short-rate", "nan"), "--max-short-rate", "entre 0.005 et 0.5"),
+            (("--interval", "1.2"), "--interval", "entre 0.5 et 0.99"),
+            (("--interval", "0"), "--interval", "entre 0.5 et 0.99"),
+            (("--horizon-days", "0"), "--horizon-days", "entre 1 et 60"),
+            (("--horizon-days", "-3"), "--horizon-days", "entre 1 et 60"),
+            # one good value and one bad one: neither is stored
+            (("--max-short-rate", "0.05", "--interval", "80"), "--interval", "0.8 pour 80 %")):
+        res = _cli("settings", *args)
+        assert res.exit_code == 2, (args, res.output)
+        text = " ".join(res.output.split())
+        assert "invalide" in text and option in text and expected in text and "À faire" in text, (args, text)
+        assert "Aucun réglage n'a été modifié" in text and "Traceback" not in text
+        assert stored.read_bytes() == before
+    assert json.loads(_cli("settings", "--json").stdout) == {"max_short_rate": 0.1, "horizon_days": 5,
+                                                             "interval": 0.8}
+    # evaluate's own trade-off options follow the same rule (checked before any file is read)
+    res = _cli("evaluate", "--history", "x.csv", "--actuals", "y.csv", "--max-short-rate", "1.5")
+    assert res.exit_code == 2 and "--max-short-rate" in res.output
+    res = _cli("evaluate", "--history", "x.csv", "--actuals", "y.csv", "--horizon-days", "0")
+    assert res.exit_code == 2 and "--horizon-days" in res.output
+
+
+def test_empty_and_one_column_csv_files(data_dir, tmp_path):
+    """An empty file is a French error (not a csv traceback); a documented one-column file (greves.csv with
+    only « date ») is read as one column, not split on a letter of its header."""
+    empty = tmp_path / "vide.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(CanteenDataError, match="vide"):
+        read_attendance(empty)
+    res = _cli("import", empty)
+    assert res.exit_code == 1 and "est vide" in res.output and "Traceback" not in res.output
+
+    folder = tmp_path / "cantine"
+    folder.mkdir()
+    (folder / "frequentation.csv").write_text("date,site,reel\n2016-01-04,A,10\n2016-01-05,A,12\n",
+                                              encoding="utf-8")
+    (folder / "greves.csv").write_text("date\n2016-01-05\n05/01/2016\n2016-03-08\n", encoding="utf-8")
+    cov = read_covariates(folder)
+    assert cov.strikes == {pd.Timestamp("2016-01-05"), pd.Timestamp("2016-03-08")}
+    res = _cli("import", folder)
+    assert res.exit_code == 0, res.output
+
+
+def test_reversed_periods_and_negative_enrolment_are_refused(data_dir, tmp_path):
+    folder = tmp_path / "cantine"
+    folder.mkdir()
+    (folder / "frequentation.csv").write_text("date,site,reel\n2016-01-04,A,10\n", encoding="utf-8")
+    assert _cli("import", folder).exit_code == 0
+    stored = data_dir / "canteen" / "default" / "attendance.csv"
+    before = stored.read_bytes()
+    (folder / "vacances.csv").write_text("date_debut,date_fin\n2016-02-06,2016-02-21\n2016-04-23,2016-04-09\n",
+                                         encoding="utf-8")
+    res = _cli("import", folder)
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1 and "vacances.csv" in text and "date_fin avant date_debut" in text, text
+    assert "2016-04-23" in text and stored.read_bytes() == before
+    (folder / "vacances.csv").unlink()
+    (folder / "effectifs.csv").write_text("site,date_debut,effectif\nA,2016-01-01,-5\n", encoding="utf-8")
+    res = _cli("import", folder)
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1 and "effectifs.csv" in text and "« -5 »" in text and "d'élèves" in text, text
+    assert "repas" not in text and stored.read_bytes() == before
+
+
+def test_duplicate_canteen_days_are_reported(data_dir, tmp_path):
+    """Two lines for the same canteen and day: the last one is kept, and the import says so (with an
+    example when the meal counts differ) instead of dropping a line silently."""
+    f = tmp_path / "repas.csv"
+    f.write_text("date;site;reel\n2016-01-04;A;10\n2016-01-04;A;200\n2016-01-05;A;11\n2016-01-05;A;11\n"
+                 "2016-01-05;B;30\n", encoding="utf-8")
+    df = read_attendance(f)
+    assert len(df) == 3 and df.loc[(df["site"] == "A") & (df["date"] == "2016-01-04"), "reel"].item() == 200
+    assert df.attrs["rows_read"] == 5 and len(df.attrs["notes"]) == 1
+    res = _cli("import", f)
+    text = " ".join(res.output.split())
+    assert res.exit_code == 0, text
+    assert "5 lignes lues" in text and "3 jours-cantine enregistrés" in text
+    assert "2 ligne(s) en double" in text and "« A » le 2016-01-04" in text and "10 puis 200" in text, text
+    clean = tmp_path / "propre.csv"
+    clean.write_text("date;site;reel\n2016-01-04;A;10\n2016-01-05;A;11\n", encoding="utf-8")
+    assert read_attendance(clean).attrs["notes"] == []
+    res = _cli("import", clean)
+    assert res.exit_code == 0 and "en double" not in res.output
+
+
 # --------------------------------------------------------------------------- generic format, end to end
 
 
@@ -175,7 +268,7 @@ def test_generic_train_forecast_settings_report(data_dir, tmp_path):
     assert strict["target_short_rate"] == 0.02
     assert sum(f["quantity"] for f in strict["forecasts"]) > sum(f["quantity"] for f in fc)
     res = _cli("settings", "--max-short-rate", "0.9")
-    assert res.exit_code == 1 and "invalide" in res.output
+    assert res.exit_code == 2 and "invalide" in res.output  # a usage error (see test_settings_out_of_range…)
     assert json.loads(_cli("settings", "--json").stdout)["max_short_rate"] == 0.02
 
     # JJ/MM/AAAA is read day first (5 September, not 9 May); --out creates its folder

@@ -23,13 +23,17 @@ def _fail(exc: TerritoriaError, code: int = 1) -> None:
 
 
 def _options(profile: Optional[str], extra: dict, date_: Optional[str] = None) -> dict:
-    """The profile and reference date given on the command line; a bad one is a usage error (exit code 2)."""
+    """The profile and reference date given on the command line; a bad one (unreadable, or a value that cannot
+    be true such as an age of 250) is a usage error (exit code 2)."""
     from territoria.aids.finder import _today
+    from territoria.aids.profile import normalize_profile
 
     try:
         if date_ is not None:
             _today(date_)
-        return _read_profile(profile, extra)
+        prof = _read_profile(profile, extra)
+        normalize_profile(prof)  # raises ProfileError naming the field
+        return prof
     except TerritoriaError as exc:
         _fail(exc, 2)
 

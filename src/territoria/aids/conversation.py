@@ -17,7 +17,7 @@ from territoria.aids.eligibility import QUESTIONS
 from territoria.aids.finder import find_with_context, prepare_profile
 from territoria.aids.model import norm_audience
 from territoria.aids.perimeter import GeoDataMissing, load_geo
-from territoria.aids.profile import extract_facts, normalize_profile
+from territoria.aids.profile import ProfileError, check_fact, extract_facts, normalize_profile
 
 ESSENTIALS = ("need", "commune", "audience", "age")
 
@@ -29,6 +29,7 @@ class AidConversation:
         self.k = k
         self.asked: str | None = None
         self.candidates: list = []
+        self.error: str | None = None  # why the last answer was not taken (French), said before asking again
         try:
             self.geo = load_geo()
         except GeoDataMissing:
@@ -41,7 +42,8 @@ class AidConversation:
     # -- reading an answer --------------------------------------------------------------------------------
     def _read(self, text: str) -> None:
         t = text.strip()
-        facts = normalize_profile(extract_facts(t, self.geo))
+        self.error = None
+        facts = normalize_profile(extract_facts(t, self.geo), strict=False)
         if self.asked == "commune" and self.geo is not None:
             if self.candidates and re.fullmatch(r"\d{1,2}", t) and 1 <= int(t) <= len(self.candidates):
                 self.profile["commune"] = self.candidates[int(t) - 1].code
@@ -58,9 +60,12 @@ class AidConversation:
                 else:
                     self.candidates = res.candidates[:5]
         if self.asked == "age" and "age" not in facts:
-            m = re.search(r"\b(\d{1,3})\b", t)
+            m = re.search(r"(?<!\w)([-\u2212]?\d+(?:[.,]\d+)?)", t)
             if m:
-                facts["age"] = int(m.group(1))
+                try:
+                    facts["age"] = check_fact("age", m.group(1))
+                except ProfileError as exc:  # "250", "-3": said, and the question is asked again
+                    self.error = f"{exc.label} invalide ({exc.value}) : indiquez {exc.expected}."
         if self.asked == "audience" and "audience" not in facts:
             a = norm_audience(t)
             if a:
@@ -105,11 +110,13 @@ class AidConversation:
         if what:
             self.asked = what
             q = self._question(what)
-            return {"text": q, "questions": [q], "results": [], "profile": self.profile, "need": self.need}
+            text_out = f"{self.error}\n{q}" if self.error else q
+            return {"text": text_out, "questions": [q], "results": [], "profile": self.profile, "need": self.need,
+                    "error": self.error}
         self.asked = None
         out = find_with_context(self.profile, self.need, k=self.k)
         return {"text": self._render(out), "questions": out["questions"], "results": out["results"],
-                "profile": self.profile, "need": self.need}
+                "profile": self.profile, "need": self.need, "error": None}
 
     def _render(self, out: dict) -> str:
         res = out["results"]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from territoria.aids.finder import WEIGHTS, Weights, get_index, prepare_profile, rank
+from territoria.aids.profile import ProfileError, normalize_profile
 from territoria.core.errors import TerritoriaError
 
 
@@ -31,9 +32,13 @@ def load_cases(path: Path) -> list[dict]:
                 c = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TerritoriaError(f"Ligne {i} de {path.name} : JSON invalide ({exc.msg}).")
-            if "profile" not in c:
+            if not isinstance(c, dict) or "profile" not in c:
                 raise TerritoriaError(f"Ligne {i} de {path.name} : champ « profile » manquant.",
                                       hint="Chaque cas : profile, need, expected_ids, ineligible_ids.")
+            try:
+                normalize_profile(c["profile"])
+            except ProfileError as exc:
+                raise TerritoriaError(f"Ligne {i} de {path.name} : {exc.message}", hint=exc.hint) from exc
             cases.append(c)
     if not cases:
         raise TerritoriaError(f"Aucun cas dans {path}.")

@@ -370,7 +370,8 @@ def prepare_profile(profile: dict | None, need: str | None) -> ProfileState:
         geo = load_geo()
     except GeoDataMissing:
         geo = None
-    inferred = normalize_profile(extract_facts(need, geo)) if need else {}
+    # Facts read from the text are never refused: an implausible one is simply left out.
+    inferred = normalize_profile(extract_facts(need, geo), strict=False) if need else {}
     prof, soft = merge_inferred(prof, inferred)
     territory, msg, cands = None, None, []
     if geo is not None:

@@ -48,7 +48,7 @@ def read_rows(path: Path) -> list[dict]:
     try:
         if name.endswith((".jsonl", ".ndjson")):
             rows = []
-            with open(path, encoding="utf-8") as fh:
+            with io.StringIO(_decode(path)) as fh:
                 for i, line in enumerate(fh, 1):
                     line = line.strip()
                     if line:
@@ -59,8 +59,7 @@ def read_rows(path: Path) -> list[dict]:
                                                   hint="Corrigez la ligne ou retirez-la, puis relancez l'import.")
             return rows
         if name.endswith(".json"):
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            data = json.loads(_decode(path))
             if isinstance(data, dict):
                 for key in ("results", "data", "aids", "aides", "items", "records"):
                     if isinstance(data.get(key), list):
@@ -70,14 +69,7 @@ def read_rows(path: Path) -> list[dict]:
                 return data
             raise TerritoriaError(f"{path.name} : le JSON doit être une liste d'aides ou un objet « results ».")
         if name.endswith((".csv", ".tsv", ".txt")):
-            raw = path.read_bytes()
-            text = None
-            for enc in ("utf-8-sig", "cp1252", "latin-1"):
-                try:
-                    text = raw.decode(enc)
-                    break
-                except UnicodeDecodeError:
-                    continue
+            text = _decode(path)
             sample = text[:5000]
             delim = "\t" if name.endswith(".tsv") else max([";", ",", "\t", "|"], key=sample.count)
             return list(csv.DictReader(io.StringIO(text), delimiter=delim))
@@ -86,6 +78,17 @@ def read_rows(path: Path) -> list[dict]:
                               hint="Vérifiez le fichier (export complet, encodage UTF-8).")
     raise TerritoriaError(f"Format de fichier non reconnu : {path.name}.",
                           hint="Formats acceptés : .jsonl, .json, .csv (séparateur ; ou ,).")
+
+
+def _decode(path: Path) -> str:
+    """A file's text: UTF-8 (with or without BOM), else Windows-1252 (what French office software writes)."""
+    raw = path.read_bytes()
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
 
 
 def detect_kind(path: Path, rows: list[dict] | None = None) -> str | None:
@@ -815,13 +818,13 @@ GENERIC_ALIASES = {
     "themes": ["themes", "theme", "thematique", "thematiques", "categories", "categorie", "domaine"],
     "keywords": ["keywords", "mots cles", "mots_cles", "tags"],
     "conditions_text": ["conditions_text", "conditions", "eligibilite", "criteres", "criteres d eligibilite"],
-    "age_min": ["age_min", "age minimum", "age_minimum"],
-    "age_max": ["age_max", "age maximum", "age_maximum"],
+    "age_min": ["age_min", "age minimum", "age_minimum", "age min"],
+    "age_max": ["age_max", "age maximum", "age_maximum", "age max"],
     "quotient_familial_max": ["quotient_familial_max", "qf_max", "quotient familial max"],
     "income_per_part_max": ["income_per_part_max", "revenu_par_part_max", "rfr_par_part_max"],
     "statuses": ["statuses", "statuts", "statut"],
-    "employees_min": ["employees_min", "effectif_min", "salaries_min"],
-    "employees_max": ["employees_max", "effectif_max", "salaries_max"],
+    "employees_min": ["employees_min", "effectif_min", "salaries_min", "effectif min"],
+    "employees_max": ["employees_max", "effectif_max", "salaries_max", "effectif max"],
     "naf_sections": ["naf_sections", "sections_naf", "secteurs_naf"],
     "amount_text": ["amount_text", "montant", "montant de l aide", "amount"],
     "amount_max": ["amount_max", "montant_max", "montant maximum", "plafond"],
@@ -939,7 +942,8 @@ def convert_generic(rows: list[dict], geo=None, source: str = "catalogue", mappi
     batch = ImportBatch(source, Path())
     columns: set[str] = set()
     for r in rows[:50]:
-        columns.update(r.keys())
+        if isinstance(r, dict):
+            columns.update(k for k in r.keys() if isinstance(k, str))
     fmap = _resolve_mapping(columns, mapping)
     if "name" not in fmap:
         raise TerritoriaError(
@@ -948,6 +952,15 @@ def convert_generic(rows: list[dict], geo=None, source: str = "catalogue", mappi
                  "\"id\": \"Code\"}) ; voir docs/aids.md.")
     defaults = (mapping or {}).get("defaults") or {}
     for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            batch.skipped.append((str(i), f"enregistrement n° {i} : pas un objet JSON (clé : valeur) mais "
+                                          f"{_kind_fr(row)}"))
+            continue
+        if any(x not in (None, "") for x in (row.get(None) or [])):  # csv.DictReader: more values than columns
+            batch.skipped.append((str(i), f"ligne {i + 1} du fichier : plus de valeurs que de colonnes (un texte "
+                                          "contient sans doute le séparateur sans être entre guillemets) ; "
+                                          "les colonnes de cette ligne seraient décalées"))
+            continue
         v = {t: _mapped_value(row, spec, t) for t, spec in fmap.items()}
         for k, d in defaults.items():
             if v.get(k) in (None, "", []):
@@ -957,6 +970,10 @@ def convert_generic(rows: list[dict], geo=None, source: str = "catalogue", mappi
             batch.skipped.append((str(i), "ligne sans nom d'aide"))
             continue
         sid = str(v.get("id") or "").strip() or _slug(name)[:80]
+        problem = _generic_row_problem(v, fmap)
+        if problem:
+            batch.skipped.append((sid, problem))
+            continue
         conds: list[dict] = []
         level = LEVEL_WORDS.get(norm_key(v.get("perimeter_level") or ""), None)
         codes = [str(c) for c in (v.get("perimeter_code") or [])]
@@ -1033,6 +1050,60 @@ def convert_generic(rows: list[dict], geo=None, source: str = "catalogue", mappi
             attribution=(mapping or {}).get("attribution"),
         ))
     return batch
+
+
+# Fields that become conditions or dates: an unreadable value would silently widen the aid (no age limit,
+# no deadline), so the row is skipped with the reason instead. (label, min, max)
+_GENERIC_NUMBERS = {
+    "age_min": ("âge minimum", 0, 120), "age_max": ("âge maximum", 0, 120),
+    "quotient_familial_max": ("quotient familial maximum", 0, None),
+    "income_per_part_max": ("revenu par part maximum", 0, None),
+    "employees_min": ("effectif minimum", 0, None), "employees_max": ("effectif maximum", 0, None),
+}
+_GENERIC_DATES = {"start_date": "date de début", "end_date": "date limite"}
+
+
+def _kind_fr(value: Any) -> str:
+    if isinstance(value, list):
+        return "une liste"
+    if isinstance(value, str):
+        return f"le texte « {value[:40]} »"
+    return f"la valeur {value!r}"[:60]
+
+
+def _column_of(spec: Any, target: str) -> str:
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, dict) and isinstance(spec.get("column") or spec.get("col"), str):
+        return spec.get("column") or spec.get("col")
+    return target
+
+
+def _generic_row_problem(v: dict, fmap: dict) -> str | None:
+    """Why a generic row cannot be imported as it is (French), or None."""
+    nums = {}
+    for target, (label, low, high) in _GENERIC_NUMBERS.items():
+        raw = v.get(target)
+        if raw in (None, "") or isinstance(raw, list) and not raw:
+            continue
+        n = _num(raw)
+        where = f"colonne « {_column_of(fmap.get(target), target)} » : « {raw} »"
+        if n is None:
+            return f"{label} illisible ({where}) : un nombre est attendu"
+        if n < low or (high is not None and n > high):
+            bounds = f"entre {low} et {high}" if high is not None else "positif ou nul"
+            return f"{label} impossible ({where}) : un nombre {bounds} est attendu"
+        nums[target] = n
+    for lo, hi, label in (("age_min", "age_max", "âge"), ("employees_min", "employees_max", "effectif")):
+        if lo in nums and hi in nums and nums[lo] > nums[hi]:
+            return (f"{label} minimum ({nums[lo]:g}) supérieur au maximum ({nums[hi]:g}) : l'aide ne serait "
+                    "ouverte à personne")
+    for target, label in _GENERIC_DATES.items():
+        raw = v.get(target)
+        if raw not in (None, "") and iso_date(raw) is None:
+            return (f"{label} illisible (colonne « {_column_of(fmap.get(target), target)} » : « {raw} ») : "
+                    "une date AAAA-MM-JJ ou JJ/MM/AAAA est attendue")
+    return None
 
 
 CONVERTERS: dict[str, Callable[..., ImportBatch]] = {

@@ -5,7 +5,13 @@ age, audience (particulier, entreprise, association, agriculteur, commune, epci�
 lyceen, apprenti, demandeur_emploi, salarie…), handicap, rsa, parent, boursier (booleans),
 quotient_familial (€/mois), revenu_fiscal_par_part (€/an) or revenu_fiscal_reference + parts,
 effectif (employees), naf (section letter or NAF code) or secteur (words), microentreprise (bool),
-velo (kind of bike: "électrique", "cargo", "occasion"…).
+velo (kind of bike: "électrique", "cargo", "occasion"…), chiffre_affaires (€/an), date_creation (company
+creation date), taille_foyer (people in the household).
+
+An explicit profile value that cannot be true (an age of 250, a negative number of employees, a postcode
+that is not 5 digits, a département code that does not exist, a creation date in the future…) raises
+`ProfileError`, naming the field and what is expected. Facts read from free text are never refused: an
+implausible one is simply left out.
 
 Facts read from the need text ("j'ai 19 ans, je suis apprenti") are *inferred*: they fill gaps in the
 profile but never override it, and a condition failed only on an inferred fact is "to check", not
@@ -14,10 +20,14 @@ profile but never override it, and a condition failed only on an inferred fact i
 
 from __future__ import annotations
 
+import math
+import os
 import re
+from datetime import date
 from typing import Any
 
-from territoria.aids.model import norm_audience, norm_key, norm_status
+from territoria.aids.model import norm_audience, norm_key, norm_status, parse_date
+from territoria.core.errors import TerritoriaError
 from territoria.search.text import fold_accents
 
 KEY_SYNONYMS = {
@@ -50,10 +60,134 @@ KEY_SYNONYMS = {
     "imposable": "imposable",
     "difficultes_logement": "difficultes_logement", "sanitaire_social": "sanitaire_social",
     "interim": "interim", "sans_domicile": "sans_domicile",
+    "chiffre_affaires": "chiffre_affaires", "chiffre_d_affaires": "chiffre_affaires", "ca": "chiffre_affaires",
+    "ca_annuel": "chiffre_affaires", "turnover": "chiffre_affaires",
+    "date_creation": "date_creation", "date_de_creation": "date_creation", "creation": "date_creation",
+    "date_creation_entreprise": "date_creation", "annee_creation": "date_creation",
+    "annee_de_creation": "date_creation", "creation_date": "date_creation",
+    "taille_foyer": "taille_foyer", "foyer": "taille_foyer", "taille_du_foyer": "taille_foyer",
+    "nb_personnes_foyer": "taille_foyer", "nombre_personnes_foyer": "taille_foyer",
+    "personnes_foyer": "taille_foyer", "composition_foyer": "taille_foyer", "taille_menage": "taille_foyer",
+    "household_size": "taille_foyer",
 }
 BOOL_KEYS = {"handicap", "rsa", "parent", "boursier", "microentreprise", "imposable", "difficultes_logement",
              "sanitaire_social", "interim", "sans_domicile"}
-NUM_KEYS = {"age", "quotient_familial", "revenu_fiscal_par_part", "revenu_fiscal_reference", "parts", "effectif"}
+NUM_KEYS = {"age", "quotient_familial", "revenu_fiscal_par_part", "revenu_fiscal_reference", "parts", "effectif",
+            "chiffre_affaires", "taille_foyer"}
+INT_KEYS = {"age", "effectif", "parts", "taille_foyer"}  # stored as int when whole
+
+# Plausible values of the numeric keys: (min, max or None, whole numbers only, label, what is expected).
+NUM_LIMITS = {
+    "age": (0, 120, False, "Âge", "un nombre d'années entre 0 et 120"),
+    "effectif": (0, 1_000_000, False, "Nombre de salariés", "un nombre de salariés positif ou nul (0 sans salarié)"),
+    "quotient_familial": (0, None, False, "Quotient familial", "un montant en euros par mois, positif ou nul"),
+    "revenu_fiscal_par_part": (0, None, False, "Revenu fiscal par part",
+                               "un montant en euros par an, positif ou nul"),
+    "revenu_fiscal_reference": (0, None, False, "Revenu fiscal de référence",
+                                "un montant en euros par an, positif ou nul"),
+    "parts": (1, 30, False, "Nombre de parts fiscales",
+              "un nombre de parts entre 1 et 30 (1 pour une personne seule)"),
+    "chiffre_affaires": (0, None, False, "Chiffre d'affaires", "un montant en euros par an, positif ou nul"),
+    "taille_foyer": (1, 30, True, "Nombre de personnes du foyer",
+                     "un nombre entier de personnes entre 1 et 30 (vous compris)"),
+}
+# Département and région codes of the communes reference (metropolitan, overseas, overseas collectivities).
+DEPARTEMENT_CODES = frozenset([f"{i:02d}" for i in range(1, 96) if i != 20] + ["2A", "2B"] +
+                              ["971", "972", "973", "974", "975", "976", "977", "978", "984", "986", "987",
+                               "988", "989"])
+REGION_CODES = frozenset(["01", "02", "03", "04", "06", "11", "24", "27", "28", "32", "44", "52", "53", "75", "76",
+                          "84", "93", "94", "975", "977", "978", "984", "986", "987", "988", "989"])
+EARLIEST_CREATION = date(1800, 1, 1)
+
+
+class ProfileError(TerritoriaError):
+    """An applicant profile value that cannot be true; `field` is the key as the caller wrote it."""
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None, label: str | None = None,
+                 value: Any = None, expected: str | None = None):
+        super().__init__(message, hint=hint)
+        self.field = field
+        self.label = label  # "Âge", "Code postal"…
+        self.value = value
+        self.expected = expected  # what would be accepted, in French
+
+
+def _shown(v: Any) -> str:
+    return f"« {v} »" if isinstance(v, str) else str(v)
+
+
+def _invalid(field: str, label: str, value: Any, expected: str) -> ProfileError:
+    return ProfileError(field, f"{label} invalide dans le profil (« {field} » : {_shown(value)}). Valeur attendue : "
+                               f"{expected}.",
+                        hint=f"Corrigez « {field} », ou retirez-le du profil si vous ne le connaissez pas.",
+                        label=label, value=value, expected=expected)
+
+
+def _reference_today() -> date:
+    """Today for the plausibility checks: the real date, or the reference date (TERRITORIA_TODAY) if later."""
+    env = parse_date(os.environ.get("TERRITORIA_TODAY") or "")
+    return max(date.today(), env) if env else date.today()
+
+
+def _check_number(key: str, field: str, raw: Any, n: float | None) -> float:
+    low, high, whole, label, expected = NUM_LIMITS[key]
+    if n is None or not math.isfinite(n) or n < low or (high is not None and n > high) or (whole and n != int(n)):
+        raise _invalid(field, label, raw, expected)
+    return n
+
+
+def _check_postcode(field: str, v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool) and 1000 <= v <= 99999:
+        s = f"{v:05d}"  # a JSON number loses the leading zero of 01000
+    else:
+        s = re.sub(r"[\s\u202f\u00a0]", "", str(v))
+    if not re.fullmatch(r"\d{5}", s) or s.startswith("00"):
+        raise _invalid(field, "Code postal", v, "un code postal français de 5 chiffres (par exemple 70000)")
+    return s
+
+
+def _check_area_code(key: str, field: str, v: Any) -> Any:
+    """A département or région given as a code must exist; a name is kept as it is (the territory lookup
+    then finds it, or the commune is asked)."""
+    label = "Département" if key == "departement" else "Région"
+    if isinstance(v, bool) or isinstance(v, float):
+        raise _invalid(field, label, v, "un code (texte, par exemple \"70\") ou un nom")
+    s = str(v).strip().upper()
+    if not (isinstance(v, int) or re.fullmatch(r"\d{1,3}|2[AB]", s)):
+        return v
+    if len(s) == 1:
+        s = "0" + s
+    if key == "departement":
+        if s not in DEPARTEMENT_CODES:
+            err = _invalid(field, label, v, "un code de département existant (01 à 95, 2A, 2B, 971 à 976…) "
+                                            "ou son nom")
+            if s == "20":
+                err.hint = "La Corse a deux départements : 2A (Corse-du-Sud) et 2B (Haute-Corse). " + err.hint
+            raise err
+    elif s not in REGION_CODES:
+        raise _invalid(field, label, v, "un code de région existant (par exemple 27 pour la "
+                                        "Bourgogne-Franche-Comté, 84 pour Auvergne-Rhône-Alpes) ou son nom")
+    return s
+
+
+def _check_creation(field: str, v: Any) -> Any:
+    """A company creation date: a full date (stored AAAA-MM-JJ) or a year (stored as a number), after 1800
+    and not in the future."""
+    expected = ("une date de création passée, après 1800, au format AAAA-MM-JJ ou JJ/MM/AAAA (ou l'année "
+                "seule)")
+    label = "Date de création"
+    today = _reference_today()
+    if isinstance(v, (bool, float)):
+        raise _invalid(field, label, v, expected)
+    s = str(v).strip()
+    if isinstance(v, int) or re.fullmatch(r"\d{4}", s):
+        if not EARLIEST_CREATION.year <= int(s) <= today.year:
+            raise _invalid(field, label, v, expected)
+        return int(s)
+    d = v if isinstance(v, date) else parse_date(s)
+    if d is None or not EARLIEST_CREATION <= d <= today:
+        raise _invalid(field, label, v, expected)
+    return d.isoformat()
 
 # NAF division (2 digits) → section letter.
 _NAF_RANGES = [((1, 3), "A"), ((5, 9), "B"), ((10, 33), "C"), ((35, 35), "D"), ((36, 39), "E"), ((41, 43), "F"),
@@ -129,40 +263,62 @@ def _to_num(v: Any) -> float | None:
         return float(v)
     if v is None:
         return None
-    s = str(v).replace("\u202f", "").replace(" ", "").replace("€", "").replace(",", ".")
+    s = (str(v).replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace("€", "").replace(",", ".")
+         .replace("\u2212", "-"))
     m = re.search(r"-?\d+(?:\.\d+)?", s)
     return float(m.group(0)) if m else None
 
 
-def normalize_profile(profile: dict | None) -> dict:
-    """Canonical keys and value types. Unknown keys are kept as they are."""
+def _checked(key: str, field: str, v: Any) -> Any:
+    """The canonical value of one profile entry (None: left unknown); ProfileError when it cannot be true."""
+    if key in BOOL_KEYS:
+        return _to_bool(v)
+    if key in NUM_KEYS:
+        n = _check_number(key, field, v, _to_num(v))
+        return int(n) if key in INT_KEYS and n == int(n) else n
+    if key == "audience":
+        # An unrecognised value (a typo such as "entrepise") would fail every aid's audience condition
+        # and hide them all: leave the fact unknown, so that the question is asked instead.
+        return norm_audience(str(v))
+    if key == "statut":
+        return norm_status(str(v))
+    if key == "commune":
+        return str(v).strip()
+    if key == "code_postal":
+        return _check_postcode(field, v)
+    if key in ("departement", "region"):
+        return _check_area_code(key, field, v)
+    if key == "date_creation":
+        return _check_creation(field, v)
+    return v
+
+
+def check_fact(key: str, value: Any) -> Any:
+    """One canonical fact (e.g. an answer in the conversation): its value, or ProfileError."""
+    return _checked(key, key, value)
+
+
+def normalize_profile(profile: dict | None, *, strict: bool = True) -> dict:
+    """Canonical keys and value types. Unknown keys are kept as they are.
+
+    strict (explicit profiles: files, options, API, answers): a value that cannot be true raises
+    ProfileError; otherwise (facts read from free text) it is left out."""
+    if profile is not None and not isinstance(profile, dict):
+        raise ProfileError("profile", "Le profil doit être un objet JSON (clés commune, age, audience…).",
+                           hint='Exemple : {"commune": "70454", "age": 27, "audience": "particulier"}.')
     out: dict = {}
     for k, v in (profile or {}).items():
         if v is None or v == "":
             continue
         key = KEY_SYNONYMS.get(norm_key(k).replace(" ", "_"), k)
-        if key in BOOL_KEYS:
-            b = _to_bool(v)
-            if b is not None:
-                out[key] = b
-        elif key in NUM_KEYS:
-            n = _to_num(v)
-            if n is not None:
-                out[key] = int(n) if key in ("age", "effectif", "parts") and n == int(n) else n
-        elif key == "audience":
-            # An unrecognised value (a typo such as "entrepise") would fail every aid's audience condition
-            # and hide them all: leave the fact unknown, so that the question is asked instead.
-            a = norm_audience(str(v))
-            if a:
-                out[key] = a
-        elif key == "statut":
-            s = norm_status(str(v))
-            if s:
-                out[key] = s
-        elif key == "commune":
-            out[key] = str(v).strip()
-        else:
-            out[key] = v
+        try:
+            value = _checked(key, str(k), v)
+        except ProfileError:
+            if strict:
+                raise
+            continue
+        if value is not None:
+            out[key] = value
     if "naf" in out:
         sec = naf_section(out["naf"])
         if sec:

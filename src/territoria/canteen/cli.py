@@ -124,6 +124,8 @@ def import_cmd(
               f"du {info['first_date']} au {info['last_date']}.")
     out.print("Covariables : " + (", ".join(info["covariates"]) if info["covariates"] else
                                   "aucune (calendrier et historique seulement)."))
+    for note in info.get("notes") or []:
+        err.print(f"[yellow]Attention :[/] {_escape(note)}")
     out.print("Étape suivante : [bold]territoria canteen train[/]")
 
 
@@ -256,11 +258,14 @@ def evaluate_cmd(
     settings = store.load_settings()
     horizon = horizon_days if horizon_days is not None else settings.horizon_days
     rate = max_short_rate if max_short_rate is not None else settings.max_short_rate
+    _check_settings({"max_short_rate": max_short_rate, "horizon_days": horizon_days})
     store.CanteenSettings(max_short_rate=rate, horizon_days=horizon).validate()
     with _progress() as progress:
         progress("Lecture des fichiers")
         hist = read_attendance(history)
         act = read_attendance(actuals)
+        for note in hist.attrs.get("notes", []) + act.attrs.get("notes", []):
+            err.print(f"[yellow]Attention :[/] {_escape(note)}")
         cov = read_covariates(covariates)
         result = run_backtest(hist, act, cov, horizon=horizon, target_short_rate=rate, progress=progress)
         progress("Graphiques")
@@ -307,6 +312,24 @@ def _save_evaluation(result, plots_dir: Path | None, source: str | None) -> None
 
 # --------------------------------------------------------------------------- settings
 
+SETTING_OPTIONS = {"max_short_rate": "--max-short-rate", "horizon_days": "--horizon-days", "interval": "--interval"}
+
+
+def _check_settings(values: dict, *, stored: bool = False) -> None:
+    """Option values of the trade-off settings (None = not given): one outside its range is a usage error
+    (exit code 2) naming the option and the accepted range."""
+    from territoria.canteen.store import SETTING_LABELS, CanteenSettingError, check_setting
+
+    for name, value in values.items():
+        if value is None:
+            continue
+        try:
+            check_setting(name, value)
+        except CanteenSettingError as exc:
+            shown = f"{value} jours" if name == "horizon_days" else f"{value:g}"
+            _usage(f"{SETTING_LABELS[name]} invalide pour {SETTING_OPTIONS[name]} : {shown}.",
+                   exc.hint + (" Aucun réglage n'a été modifié." if stored else ""))
+
 
 @app.command("settings")
 @_friendly
@@ -321,9 +344,11 @@ def settings_cmd(
 
     from territoria.canteen import store
 
+    given = {"max_short_rate": max_short_rate, "horizon_days": horizon_days, "interval": interval}
+    _check_settings(given, stored=True)  # before anything is read or stored: a wrong value is a usage error
     s = store.load_settings()
     changed = False
-    for name, value in (("max_short_rate", max_short_rate), ("horizon_days", horizon_days), ("interval", interval)):
+    for name, value in given.items():
         if value is not None:
             setattr(s, name, value)
             changed = True

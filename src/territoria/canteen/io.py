@@ -18,6 +18,7 @@ or as a generic ``effectifs.csv`` with ``site, date_debut, effectif``.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,17 +52,34 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
     # UTF-8 first; then Windows-1252, what French spreadsheets (Excel "CSV (séparateur : point-virgule)") write.
     for encoding in ("utf-8-sig", "cp1252"):
         try:
-            return pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False,
+            sep = _separator(path, encoding)
+            if sep is None:
+                raise CanteenDataError(f"Le fichier {path.name} est vide.",
+                                       hint=f"Vérifiez que c'est le bon fichier de {what} et qu'il a été "
+                                            "enregistré complètement (une ligne d'en-tête, puis les données).")
+            return pd.read_csv(path, sep=sep, engine="python", dtype=str, keep_default_na=False,
                                encoding=encoding)
         except UnicodeDecodeError as exc:
             error = exc
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
             error = exc
             break
     raise CanteenDataError(
         f"Impossible de lire {path.name} comme un CSV ({error.__class__.__name__}).",
         hint="Enregistrez le fichier en CSV UTF-8, séparateur virgule ou point-virgule.",
     ) from error
+
+
+def _separator(path: Path, encoding: str) -> str | None:
+    """The column separator, read from the header line: the most frequent of ; , tab |. A header without
+    any of them is a one-column file (``date``), never split on a letter as a sniffer would. None: empty."""
+    with open(path, encoding=encoding, newline="") as fh:
+        for line in fh:
+            if line.strip():
+                counts = {c: line.count(c) for c in (";", ",", "\t", "|")}
+                best = max(counts, key=counts.get)
+                return best if counts[best] else ","
+    return None
 
 
 def _require(df: pd.DataFrame, cols: list[str], path: Path, what: str) -> None:
@@ -94,7 +112,7 @@ def _parse_dates(values: pd.Series, path: Path, col: str = "date") -> pd.Series:
     return out.dt.normalize()
 
 
-def _parse_numbers(values: pd.Series, path: Path, col: str) -> pd.Series:
+def _parse_numbers(values: pd.Series, path: Path, col: str, unit: str = "de repas") -> pd.Series:
     txt = values.str.strip().str.replace(",", ".", regex=False).str.replace(" ", "", regex=False)
     out = pd.to_numeric(txt.replace("", np.nan), errors="coerce")
     bad = out.isna() & txt.ne("") & txt.str.lower().ne("nan")
@@ -102,12 +120,14 @@ def _parse_numbers(values: pd.Series, path: Path, col: str) -> pd.Series:
         raise CanteenDataError(
             f"Valeurs non numériques dans {Path(path).name}, colonne « {col} » "
             f"({int(bad.sum())} ligne(s), par exemple « {values[bad].iloc[0]} »).",
-            hint="Laissez la case vide si le nombre est inconnu ; sinon écrivez un nombre de repas.",
+            hint=f"Laissez la case vide si le nombre est inconnu ; sinon écrivez un nombre {unit}.",
         )
-    if (out < 0).any():
+    negative = out < 0
+    if negative.any():
         raise CanteenDataError(
-            f"Nombres de repas négatifs dans {Path(path).name}, colonne « {col} ».",
-            hint="Corrigez ces lignes : un nombre de repas est positif ou nul.",
+            f"Nombres négatifs dans {Path(path).name}, colonne « {col} » ({int(negative.sum())} "
+            f"ligne(s), par exemple « {values[negative].iloc[0]} »).",
+            hint=f"Corrigez ces lignes : un nombre {unit} est positif ou nul.",
         )
     return out.astype(float)
 
@@ -143,9 +163,35 @@ def read_attendance(path: Path) -> pd.DataFrame:
         raise CanteenDataError(f"Nom de cantine vide dans {path.name} ({int(df['site'].eq('').sum())} ligne(s)).",
                                hint="Chaque ligne doit nommer sa cantine (colonne site ou site_nom).")
     df = df.dropna(subset=["date"])
-    # One value per (site, date): keep the last occurrence (a corrected line written later wins).
+    notes = duplicate_notes(df, path.name)
+    # One value per (site, date): keep the last occurrence (a corrected line written later wins), and say so.
     df = df.drop_duplicates(["site", "date"], keep="last")
-    return df.sort_values(["date", "site"], ignore_index=True)[CANONICAL]
+    out = df.sort_values(["date", "site"], ignore_index=True)[CANONICAL]
+    out.attrs["rows_read"] = int(len(raw))
+    out.attrs["notes"] = notes
+    return out
+
+
+def duplicate_notes(df: pd.DataFrame, where: str) -> list[str]:
+    """French warnings about rows giving the same canteen and day more than once (the last one is kept)."""
+    dup = df.duplicated(["site", "date"], keep=False)
+    if not dup.any():
+        return []
+    rows = df[dup]
+    groups = rows.groupby(["site", "date"], sort=False)
+    conflicting = groups.filter(lambda g: g["reel"].nunique(dropna=False) > 1)
+    n_extra = int(len(rows) - groups.ngroups)
+    note = (f"{where} : {n_extra} ligne(s) en double (même cantine et même jour) ; la dernière ligne de chaque "
+            "jour est gardée.")
+    if len(conflicting):
+        first = conflicting.iloc[0]
+        same = conflicting[(conflicting["site"] == first["site"]) & (conflicting["date"] == first["date"])]
+        values = " puis ".join("vide" if pd.isna(v) else f"{v:g}" for v in same["reel"])
+        n_days = int(conflicting.groupby(["site", "date"]).ngroups)
+        note += (f" {n_days} jour(s)-cantine ont des valeurs différentes, par exemple « {first['site']} » le "
+                 f"{first['date'].date()} (repas servis : {values}) : vérifiez qu'il ne s'agit pas de deux "
+                 "services à additionner.")
+    return [note]
 
 
 # --------------------------------------------------------------------------- covariates
@@ -185,6 +231,14 @@ def _periods_file(path: Path) -> list:
     _require(df, ["date_debut", "date_fin"], path, "périodes")
     start = _parse_dates(df["date_debut"], path, "date_debut")
     end = _parse_dates(df["date_fin"], path, "date_fin")
+    reversed_ = (end < start).to_numpy()
+    if reversed_.any():  # an empty period would silently drop these holidays from the calendar
+        i = int(np.flatnonzero(reversed_)[0])
+        raise CanteenDataError(
+            f"Périodes à l'envers dans {Path(path).name} : date_fin avant date_debut ({int(reversed_.sum())} "
+            f"ligne(s), par exemple du « {df['date_debut'].iloc[i]} » au « {df['date_fin'].iloc[i]} »).",
+            hint="Corrigez ces lignes : date_debut est le premier jour de la période, date_fin le dernier "
+                 "(bornes incluses).")
     return sorted(zip(start, end))
 
 
@@ -253,7 +307,7 @@ def _read_enrolment(folder: Path, cov: Covariates) -> None:
         cov.enrolment = pd.DataFrame({
             "site": e["site"].str.strip(),
             "start": _parse_dates(e["date_debut"], generic, "date_debut"),
-            "effectif": _parse_numbers(e["effectif"], generic, "effectif"),
+            "effectif": _parse_numbers(e["effectif"], generic, "effectif", "d'élèves"),
         }).dropna()
         cov.sources.append(generic.name)
         return
@@ -269,7 +323,7 @@ def _read_enrolment(folder: Path, cov: Covariates) -> None:
     _require(me, ["ecole", "cantine_nom", "cantine_type"], m_schools, "correspondance écoles-cantines")
     e = e.merge(me, on="ecole", how="inner")
     e["canteen"] = [site_key(n, t) for n, t in zip(e["cantine_nom"], e["cantine_type"])]
-    e["effectif"] = _parse_numbers(e["effectif"], schools, "effectif")
+    e["effectif"] = _parse_numbers(e["effectif"], schools, "effectif", "d'élèves")
     e["start"] = [_school_year_start(a) for a in e["annee_scolaire"]]
     e = e.dropna(subset=["start", "effectif"])
     cov.enrolment = (e.groupby(["canteen", "start"], as_index=False)["effectif"].sum()

@@ -20,13 +20,50 @@ from pathlib import Path
 import pandas as pd
 
 from territoria.canteen.io import (ATTENDANCE_FILE, CANONICAL, CanteenDataError, Covariates,
-                                   read_attendance, read_covariates)
+                                   duplicate_notes, read_attendance, read_covariates)
 from territoria.core.settings import get_settings
 
 COVARIATE_FILES = ["greves.csv", "vacances.csv", "jours_feries.csv", "annees_scolaires.csv", "menus.csv",
                    "fetes_religieuses_jour.csv", "effectifs.csv", "effectifs_ecoles.csv",
                    "mapping_ecoles_cantines.csv", "mapping_frequentation_cantines.csv", "cantines.csv"]
 DEFAULT_MAX_SHORT_RATE = 0.15
+
+
+# Accepted range of each setting: (low, high, high included, what is expected, in French).
+SETTING_LIMITS = {
+    "max_short_rate": (0.005, 0.5, True, "une part entre 0.005 et 0.5 (0.05 = au plus 1 jour-cantine sur 20 en "
+                                         "manque ; 0.15 par défaut)"),
+    "horizon_days": (1, 60, True, "un nombre de jours entre 1 et 60 (7 par défaut)"),
+    "interval": (0.5, 1.0, False, "un niveau entre 0.5 et 0.99 (0.8 = intervalle à 80 %, par défaut)"),
+}
+SETTING_LABELS = {"max_short_rate": "Taux de manque visé", "horizon_days": "Horizon",
+                  "interval": "Niveau d'intervalle"}
+
+
+class CanteenSettingError(CanteenDataError):
+    """A setting outside its accepted range; `name` is the field (max_short_rate, horizon_days, interval)."""
+
+    def __init__(self, name: str, value, message: str, *, hint: str):
+        super().__init__(message, hint=hint)
+        self.name = name
+        self.value = value
+
+
+def check_setting(name: str, value) -> None:
+    """Raise CanteenSettingError when `value` is outside the accepted range of setting `name`."""
+    low, high, high_included, expected = SETTING_LIMITS[name]
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    ok = low <= v <= high if high_included else low <= v < high  # NaN is never in range
+    if ok:
+        return
+    shown = f"{value} jours" if name == "horizon_days" else f"{value}"
+    hint = f"Choisissez {expected}."
+    if name != "horizon_days" and v > 1 and low <= v / 100 <= high:  # "15" or "80" meant as a percentage
+        hint += f" Une part s'écrit en décimal : {v / 100:g} pour {v:g} %."
+    raise CanteenSettingError(name, value, f"{SETTING_LABELS[name]} invalide : {shown}.", hint=hint)
 
 
 @dataclass
@@ -38,17 +75,8 @@ class CanteenSettings:
     interval: float = 0.8
 
     def validate(self) -> "CanteenSettings":
-        if not 0.005 <= self.max_short_rate <= 0.5:
-            raise CanteenDataError(
-                f"Taux de manque visé invalide : {self.max_short_rate}.",
-                hint="Choisissez une valeur entre 0.005 et 0.5 (par exemple 0.05 = au plus 1 jour-cantine sur 20 en manque).",
-            )
-        if not 1 <= self.horizon_days <= 60:
-            raise CanteenDataError(f"Horizon invalide : {self.horizon_days} jours.",
-                                   hint="Choisissez un horizon entre 1 et 60 jours (7 par défaut).")
-        if not 0.5 <= self.interval < 1:
-            raise CanteenDataError(f"Niveau d'intervalle invalide : {self.interval}.",
-                                   hint="Choisissez un niveau entre 0.5 et 0.99 (0.8 par défaut).")
+        for name in SETTING_LIMITS:
+            check_setting(name, getattr(self, name))
         return self
 
 
@@ -119,7 +147,12 @@ def import_folder(source: Path, *, replace: bool = False) -> dict:
             f"Aucun fichier de fréquentation trouvé dans {source}.",
             hint=f"Placez-y {ATTENDANCE_FILE} (format Nantes) ou un CSV avec les colonnes date, site, prevision, reel.",
         )
-    new = pd.concat([read_attendance(f) for f in files], ignore_index=True)
+    frames = [read_attendance(f) for f in files]
+    notes = [n for fr in frames for n in fr.attrs.get("notes", [])]
+    rows_read = sum(int(fr.attrs.get("rows_read", len(fr))) for fr in frames)
+    new = pd.concat(frames, ignore_index=True)
+    if len(frames) > 1:  # the same canteen-day in two files: the later file wins, and the user is told
+        notes += duplicate_notes(new, "Entre les fichiers")
     new = new.drop_duplicates(["site", "date"], keep="last")
     cov_dir = source if source.is_dir() else source.parent
     read_covariates(cov_dir)  # validates every covariate file present before anything is stored
@@ -153,12 +186,13 @@ def import_folder(source: Path, *, replace: bool = False) -> dict:
     tmp.replace(root / "attendance.csv")
     return {
         "files": [f.name for f in files],
-        "rows_read": int(len(new)),
+        "rows_read": int(rows_read),
         "rows_stored": int(len(data)),
         "sites": int(data["site"].nunique()),
         "first_date": str(data["date"].min().date()),
         "last_date": str(data["date"].max().date()),
         "covariates": [f.name for f in covs],
+        "notes": notes,
     }
 
 

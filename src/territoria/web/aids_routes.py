@@ -17,6 +17,22 @@ from pydantic import BaseModel, Field
 router = APIRouter(prefix="/api/aids", tags=["aides"])
 
 
+def _invalid_profile(profile: dict):
+    """None when the profile's values are plausible; else the 422 answer naming the field, in French."""
+    from fastapi.responses import JSONResponse
+
+    from territoria.aids.profile import ProfileError, normalize_profile
+    from territoria.web.app import _error_body
+
+    try:
+        normalize_profile(profile)
+    except ProfileError as exc:
+        body = _error_body(exc.message, "invalid_profile", exc.hint)
+        body["error"]["field"] = f"profile.{exc.field}" if exc.field != "profile" else "profile"
+        return JSONResponse(body, status_code=422)
+    return None
+
+
 class FindRequest(BaseModel):
     profile: dict = Field(default_factory=dict, description='ex. {"commune": "70454", "age": 27, '
                                                             '"audience": "particulier", "statut": "etudiant"}')
@@ -34,6 +50,9 @@ def find(req: FindRequest, p: Principal = Depends(require("public"))):
     from territoria.aids.finder import find_with_context
 
     p = for_body_tenant(p, req.tenant)
+    bad = _invalid_profile(req.profile)
+    if bad is not None:
+        return bad
     t0 = time.perf_counter()
     out = find_with_context(req.profile, req.need, k=req.k, include_ineligible=req.include_ineligible,
                             tenant=p.tenant)
@@ -46,6 +65,9 @@ def questions(req: FindRequest, p: Principal = Depends(require("public"))):
     from territoria.aids.finder import missing_profile_questions
 
     p = for_body_tenant(p, req.tenant)
+    bad = _invalid_profile(req.profile)
+    if bad is not None:
+        return bad
     return {"questions": missing_profile_questions(req.profile, req.need, tenant=p.tenant)}
 
 
