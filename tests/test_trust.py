@@ -415,7 +415,7 @@ def test_audit_rewritten_chain_is_caught_by_heads_recorded_elsewhere(data_dir, t
     bad = tmp_path / "bad.txt"
     bad.write_text("12 pas-une-empreinte\n", encoding="utf-8")
     out = _cli(data_dir, "audit", "verify", "--expect-file", str(bad))
-    assert out.returncode != 0 and "n'est pas une empreinte SHA-256" in (out.stdout + out.stderr)
+    assert out.returncode == 2 and "n'est pas une empreinte SHA-256" in (out.stdout + out.stderr)  # usage, not altered
 
 
 def test_audit_head_published_then_a_whole_rewritten_chain_fails_verify_expect(data_dir):
@@ -463,8 +463,10 @@ def test_audit_head_published_then_a_whole_rewritten_chain_fails_verify_expect(d
     assert [(p["kind"], p["seq"]) for p in v["problems"]] == [("rewritten", 6)]
     # a bare hash (no row number) is a clear usage error, not a silent pass
     out = _cli(data_dir, "audit", "verify", "--expect", published["hash"])
-    assert out.returncode != 0 and "empreinte sans numéro de ligne" in (out.stdout + out.stderr)
+    assert out.returncode == 2 and "empreinte sans numéro de ligne" in (out.stdout + out.stderr)  # usage error
     assert "NUMÉRO:EMPREINTE" in (out.stdout + out.stderr)
+    out = _cli(data_dir, "audit", "verify", "--json", "--expect", "six:" + published["hash"])
+    assert out.returncode == 2 and "illisible" in (out.stdout + out.stderr) and "ALTÉRÉ" not in out.stdout
 
 
 def test_a_deleted_recorded_row_is_reported_once(data_dir):
@@ -872,4 +874,6 @@ def test_audit_cli_bad_periods_never_purge_or_crash(data_dir, tmp_path, monkeypa
         list(audit.export(start="2026-12-05", end="2026-12-01"))
     assert _invoke(data_dir, "audit", "export", "--format", "xml")[0] == 2
     code, text = _invoke(data_dir, "audit", "verify", "--expect-file", str(tmp_path))
-    assert code == 1 and "c'est un dossier" in text and "Errno" not in text
+    assert code == 2 and "c'est un dossier" in text and "Errno" not in text  # usage error, not "log altered"
+    code, text = _invoke(data_dir, "audit", "verify", "--expect-file", str(tmp_path / "absent.jsonl"))
+    assert code == 2 and "Impossible de lire" in text

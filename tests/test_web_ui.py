@@ -146,6 +146,72 @@ def test_static_assets_and_theme(client):
     assert r.status_code == 400 and "Collectivité inconnue" in r.text and 'lang="fr"' in r.text
 
 
+UNKNOWN_PAGES = ["/", "/aides", "/aides?besoin=permis", "/informations", "/accessibilite", "/sources?doc=F1344",
+                 "/sources/fichier?doc=F1344", "/widget/demo"]
+
+
+@pytest.mark.parametrize("path", UNKNOWN_PAGES)
+def test_public_page_of_an_unknown_tenant_is_a_french_404(client, path):
+    """A citizen following a misspelt link (/?tenant=montpelier) gets a French 404 page in the site layout,
+    not a chat over an empty corpus; it names neither the tenant nor the instance's other tenants."""
+    from territoria.trust import tenants as registry
+
+    registry.ensure("commune-b")  # an existing tenant, which the page must not reveal
+    sep = "&" if "?" in path else "?"
+    r = client.get(f"{path}{sep}tenant=montpelier")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), (path, r.status_code)
+    html = r.text
+    assert '<html lang="fr">' in html and "<title>Collectivité introuvable — " in html
+    assert "<h1>Collectivité introuvable</h1>" in html
+    assert "Cette collectivité n&#39;existe pas sur ce service : vérifiez l&#39;adresse" in html
+    assert '<a href="/?tenant=default">Revenir à l&#39;accueil</a>' in html  # the link back does not loop
+    assert 'href="/ui/theme.css?tenant=default"' in html and "Aller au contenu" in html  # site layout
+    assert 'id="chat"' not in html and 'name="besoin"' not in html  # no chat, no aid form
+    assert "montpelier" not in html and "commune-b" not in html and "territoria tenant" not in html
+    assert r.headers["cache-control"] == "no-store" and r.headers["x-frame-options"] == "DENY"
+
+
+def test_unknown_tenant_chat_api_and_widget(client):
+    from territoria.trust import tenants as registry
+
+    # the chat's JSON calls: a French 404, checked before anything else, nothing recorded
+    for kw in ({"json": {"question": "Comment refaire une carte d'identité ?", "tenant": "montpelier"}},
+               {"json": {"question": "Comment refaire une carte d'identité ?"}, "headers": {"X-Territoria-Tenant": "montpelier"}},
+               {"json": {"question": "   ", "tenant": "montpelier"}}):
+        r = client.post("/ui/api/ask", **kw)
+        assert r.status_code == 404 and r.headers["content-type"].startswith("application/json"), r.text[:200]
+        err = r.json()["error"]
+        assert err["code"] == "unknown_tenant" and err["message"].startswith("Cette collectivité n'existe pas")
+        assert "montpelier" not in r.text and "territoria tenant" not in r.text
+    assert answer_log.list_answers("montpelier")[0] == 0
+    r = client.post("/ui/api/feedback", json={"answer_id": "r-x", "rating": "utile", "tenant": "montpelier"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_tenant"
+    assert client.post("/ui/api/ask", json={"question": "x", "tenant": "../x"}).status_code == 400  # malformed: as before
+    # the widget loader stays JavaScript (never an HTML page in the host site), adds no button, is not cached
+    js = client.get("/widget.js?tenant=montpelier")
+    assert js.status_code == 404 and js.headers["content-type"].startswith("text/javascript")
+    assert js.text.startswith("console.error(") and "__TERRITORIA_CONFIG__" not in js.text and "attachShadow" not in js.text
+    assert "n'existe pas" in json.loads(js.text[len("console.error("):-2]) and "montpelier" not in js.text
+    assert js.headers["cache-control"] == "no-store" and js.headers["cross-origin-resource-policy"] == "cross-origin"
+    # the widget's chat panel: the 404 page stays displayable in the host site's frame, compact, and its
+    # link opens a new window (the site's other pages refuse to be framed)
+    panel = client.get("/widget/panneau?tenant=montpelier")
+    assert panel.status_code == 404 and "<h1>Collectivité introuvable</h1>" in panel.text
+    assert "frame-ancestors *" in panel.headers["content-security-policy"] and "x-frame-options" not in panel.headers
+    assert 'class="entete"' not in panel.text and 'target="_blank" rel="noopener"' in panel.text
+    assert "(nouvelle fenêtre)" in panel.text and 'id="chat"' not in panel.text
+    # a registered tenant without documents yet, and the default tenant, keep their chat and widget
+    registry.ensure("commune-vide")
+    for t in ("commune-vide", "default"):
+        assert 'id="chat"' in client.get(f"/?tenant={t}").text
+        assert client.get(f"/widget/panneau?tenant={t}").status_code == 200
+        assert client.get(f"/widget.js?tenant={t}").status_code == 200
+        r = client.post("/ui/api/feedback", json={"answer_id": "r-absente", "rating": "utile", "tenant": t})
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = client.post("/ui/api/ask", json={"question": "Comment refaire une carte d'identité ?", "tenant": "commune-vide"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+
+
 # -- chat stream, answer log, feedback ------------------------------------------------------------------
 
 def test_chat_stream_records_answer_then_feedback(client):
@@ -171,10 +237,14 @@ def test_chat_stream_records_answer_then_feedback(client):
     logged = answer_log.get("default", ans["answer_id"])
     assert logged.rating == "pas_utile" and logged.comment == "Il manque le prix du timbre." and logged.feedback_at
 
-    # another tenant cannot touch this answer; empty or invalid feedback is refused in French
+    # another (existing) tenant cannot touch this answer; empty or invalid feedback is refused in French
+    from territoria.trust import tenants as registry
+
+    registry.ensure("autre")
     r = client.post("/ui/api/feedback", json={"answer_id": ans["answer_id"], "rating": "utile"},
                     headers={"X-Territoria-Tenant": "autre"})
     assert r.status_code == 404 and "introuvable" in r.json()["error"]["message"]
+    assert r.json()["error"]["code"] == "not_found"
     r = client.post("/ui/api/feedback", json={"answer_id": ans["answer_id"]})
     assert r.status_code == 400 and r.json()["error"]["code"] == "empty_feedback"
     r = client.post("/ui/api/feedback", json={"answer_id": ans["answer_id"], "rating": "bof"})
@@ -485,10 +555,17 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
 
 
 def test_browser_error_pages_are_french_pages_in_the_layout(app_env, client, monkeypatch):
+    from territoria.trust import tenants as registry
+
+    registry.ensure("commune-b")
     r = client.get("/page-inexistante?tenant=commune-b", headers=BROWSER)
     assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
     assert '<html lang="fr">' in r.text and "<h1>Page introuvable</h1>" in r.text and "Accessibilité" in r.text
     assert '<a href="/?tenant=commune-b">Revenir à l&#39;accueil</a>' in r.text  # stays with the collectivity
+    # ... unless it does not exist: its links would lead to another error page
+    r = client.get("/page-inexistante?tenant=commune-inexistante", headers=BROWSER)
+    assert r.status_code == 404 and '<a href="/?tenant=default">Revenir à l&#39;accueil</a>' in r.text
+    assert "commune-inexistante" not in r.text
     r = client.post("/", headers=BROWSER)
     assert r.status_code == 405 and "<h1>Page indisponible</h1>" in r.text and r.headers["allow"] == "GET"
     r = client.get("/espace-agent/inexistant", headers=BROWSER)

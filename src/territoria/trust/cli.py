@@ -301,7 +301,7 @@ def audit_verify(
                 raise TerritoriaError(f"Impossible de lire {expect_file} : {os_reason(exc)}.")
         return audit.parse_expected(text)
 
-    v = audit.verify(_run(expected))
+    v = audit.verify(_run(expected, 2))  # unreadable heads or file: usage error (2), not "altered" (1)
     if json_out:
         _out(v.to_dict())
     else:

@@ -123,9 +123,28 @@ def _public_ctx(tenant: str) -> dict[str, Any]:
     return {"tenant": tenant, "ui": tenants.load(tenant), "retention_days": answer_log.retention_days()}
 
 
+def _addressable(tenant: str) -> bool:
+    from territoria.trust.tenants import addressable
+
+    return addressable(tenant)
+
+
+def _error_page_tenant(tenant: Optional[str]) -> str:
+    """The collectivity whose layout frames an error page: the default one unless `tenant` exists (the
+    links of a misspelt one would lead back to an error)."""
+    default = get_settings().tenant
+    if not tenant or tenant == default:
+        return default
+    try:
+        return tenant if _addressable(tenant) else default
+    except Exception:  # malformed name, or the store unreachable (e.g. while rendering a 500 page)
+        return default
+
+
 def _error_page(request: Request, title: str, message: str, hint: str | None = None, status: int = 400,
-                tenant: str | None = None, headers: dict[str, str] | None = None) -> HTMLResponse:
-    t = tenant or get_settings().tenant
+                tenant: str | None = None, headers: dict[str, str] | None = None, *, compact: bool = False,
+                frame_ancestors: str = "'none'") -> HTMLResponse:
+    t = _error_page_tenant(tenant)
     try:
         ctx = _public_ctx(t)
     except TerritoriaError:
@@ -133,7 +152,7 @@ def _error_page(request: Request, title: str, message: str, hint: str | None = N
     back = {"back_url": "/espace-agent", "back_label": "Revenir à l'espace agent"} \
         if request.url.path.startswith("/espace-agent") else {}
     return render("erreur.html", status=status, title=title, message=message, hint=hint, headers=headers,
-                  **back, **ctx)
+                  compact=compact, frame_ancestors=frame_ancestors, **back, **ctx)
 
 
 # -- error pages of the whole app, for browsers ---------------------------------------------------
@@ -204,11 +223,39 @@ def install_error_pages(app) -> None:
     wrap(Exception, internal_page)
 
 
-def _public_tenant_or_error(request: Request, tenant: Optional[str]):
+# A public address naming a collectivity that does not exist (a misspelt link: /?tenant=montpelier) gets a
+# 404, never a chat over an empty corpus. The message neither repeats the name nor lists the collectivities
+# of the instance, and carries none of the operator's hints (the API's UnknownTenant, web/security.py, does).
+UNKNOWN_TENANT_TITLE = "Collectivité introuvable"
+UNKNOWN_TENANT_MESSAGE = "Cette collectivité n'existe pas sur ce service : vérifiez l'adresse de la page."
+UNKNOWN_TENANT_HINT = ("Le lien que vous avez suivi est peut-être mal orthographié ou ancien. Vous pouvez "
+                       "aussi vous adresser directement à l'accueil de votre mairie.")
+_NO_STORE = {"Cache-Control": "no-store"}  # the collectivity may be created later: no cached 404
+
+
+def _public_tenant_or_error(request: Request, tenant: Optional[str], *, panel: bool = False):
+    """(tenant, None) for a public page, or (None, French error page): 400 for a malformed name, 404 for a
+    collectivity that does not exist (trust.tenants.addressable). `panel`: the widget's chat, whose error
+    page must stay displayable inside the host site's frame."""
     try:
-        return _tenant(tenant), None
+        t = _tenant(tenant)
     except TerritoriaError as exc:
         return None, _error_page(request, "Collectivité inconnue", exc.message, exc.hint)
+    if not _addressable(t):
+        return None, _error_page(request, UNKNOWN_TENANT_TITLE, UNKNOWN_TENANT_MESSAGE, UNKNOWN_TENANT_HINT,
+                                 status=404, headers=_NO_STORE, compact=panel,
+                                 frame_ancestors="*" if panel else "'none'")
+    return t, None
+
+
+def _public_tenant_or_json(value: Optional[str]):
+    """The same for the chat's JSON calls: (tenant, None) or (None, French JSON 404, code "unknown_tenant").
+    A malformed name raises TerritoriaError (the API's 400)."""
+    t = _tenant(value)
+    if not _addressable(t):
+        return None, JSONResponse({"error": {"message": UNKNOWN_TENANT_MESSAGE, "hint": UNKNOWN_TENANT_HINT,
+                                             "code": "unknown_tenant"}}, status_code=404, headers=_NO_STORE)
+    return t, None
 
 
 def _base_url(request: Request) -> str:

@@ -17,8 +17,8 @@ from territoria.core.settings import get_settings
 from territoria.trust import answer_log
 from territoria.web.ui import tenants
 from territoria.web.ui.common import (
-    STATIC, _base_url, _error_json, _error_page, _public_ctx, _public_tenant_or_error, _tenant, log, nombre_fr, render,
-    snippet, static_url,
+    STATIC, _addressable, _base_url, _error_json, _error_page, _public_ctx,
+    _public_tenant_or_error, _public_tenant_or_json, _tenant, log, nombre_fr, render, snippet, static_url,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -215,7 +215,9 @@ def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[st
     from territoria.trust import quotas
     from territoria.web.security import public_caller
 
-    t = _tenant(x_territoria_tenant or req.tenant)
+    t, err = _public_tenant_or_json(x_territoria_tenant or req.tenant)
+    if err:
+        return err
     _clean_question(req.question)  # French JSON error before the stream starts
     cid = req.conversation_id
     try:
@@ -249,7 +251,9 @@ def ui_ask(req: UiAskRequest, request: Request, x_territoria_tenant: Optional[st
 
 @router.post("/ui/api/feedback")
 def ui_feedback(req: UiFeedbackRequest, x_territoria_tenant: Optional[str] = Header(None)):
-    t = _tenant(x_territoria_tenant or req.tenant)
+    t, err = _public_tenant_or_json(x_territoria_tenant or req.tenant)
+    if err:
+        return err
     if req.rating is None and not (req.comment or "").strip():
         return _error_json("L'avis est vide.", "empty_feedback", "Indiquez si la réponse est utile, ou écrivez un commentaire.")
     if not answer_log.set_feedback(t, req.answer_id, req.rating, req.comment):
@@ -262,11 +266,21 @@ def ui_feedback(req: UiFeedbackRequest, x_territoria_tenant: Optional[str] = Hea
 
 @router.get("/widget.js")
 def widget_js(tenant: Optional[str] = None):
+    # errors stay JavaScript (never an HTML page inside the host site), loadable from any site, not cached
+    def failed(message: str, status: int) -> Response:
+        return Response(f"console.error({json.dumps('Territoria : ' + message)});",
+                        media_type="text/javascript; charset=utf-8", status_code=status,
+                        headers={"Cache-Control": "no-store", "Cross-Origin-Resource-Policy": "cross-origin",
+                                 "X-Content-Type-Options": "nosniff"})
+
     try:
-        ui = tenants.load(_tenant(tenant))
+        t = _tenant(tenant)
     except TerritoriaError as exc:
-        return Response(f"console.error({json.dumps('Territoria : ' + exc.message)});",
-                        media_type="text/javascript; charset=utf-8", status_code=400)
+        return failed(exc.message, 400)
+    if not _addressable(t):  # the page is left as it is: no button opening a chat that cannot answer
+        return failed("cette collectivité n'existe pas sur ce service : vérifiez le nom écrit après « tenant= » "
+                      "dans l'adresse du script (la ligne à recopier est dans l'espace agent, « Personnalisation et module »).", 404)
+    ui = tenants.load(t)
     src = (STATIC / "widget.js").read_text(encoding="utf-8")
     cfg = json.dumps({**ui.public(), "css": static_url("widget.css")}, ensure_ascii=False).replace("<", "\\u003c")
     return Response(src.replace("__TERRITORIA_CONFIG__", cfg), media_type="text/javascript; charset=utf-8",
@@ -276,7 +290,7 @@ def widget_js(tenant: Optional[str] = None):
 
 @router.get("/widget/panneau", response_class=HTMLResponse)
 def widget_panel(request: Request, tenant: Optional[str] = None):
-    t, err = _public_tenant_or_error(request, tenant)
+    t, err = _public_tenant_or_error(request, tenant, panel=True)
     if err:
         return err
     ctx = _public_ctx(t)
