@@ -1,6 +1,6 @@
 """Benchmark: ingestion of all Service-Public fiches (lexical, then dense vectors).
 
-    python bench/ingest.py                   # full run: lexical + every vector (about half an hour idle)
+    python bench/ingest.py                   # full run: lexical + every vector (about 17 minutes idle)
     python bench/ingest.py --dense-sample 300  # lexical + vectors for a random sample, full time extrapolated
 
 Writes bench/results/ingest_fiches.json (docs/s, chunks/s, peak RSS, minutes, and the load average,

@@ -433,6 +433,9 @@ def dense_signal(idx: "ChunkIndex | ScopeIndex", query: str, model: str = "e5-sm
     pos, dm = entry
     q = _query_vector(model, query)
     s = dm.scores(q, allowed=None if mask is None else mask[idx.doc_pos[pos]])
+    if dm.reduced is not None:  # two-stage scan: only its candidates have a score (the others are -inf)
+        scored = np.flatnonzero(np.isfinite(s))
+        pos, s = pos[scored], s[scored]
     best, chunk = _doc_max(idx, pos, s)
     return Signal(model, best, chunk)
 
