@@ -260,9 +260,9 @@ def format_date_fr(value: Any) -> str | None:
     d = parse_date(value)
     if d is None:
         return None
-    months = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-              "novembre", "décembre"]
-    return f"{d.day} {months[d.month - 1]} {d.year}"
+    from territoria.core.dates import MONTHS_FR
+
+    return f"{d.day} {MONTHS_FR[d.month - 1]} {d.year}"
 
 
 def format_euros(x: float) -> str:

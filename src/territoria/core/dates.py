@@ -7,6 +7,15 @@ from datetime import date
 
 from territoria.core.errors import TerritoriaError
 
+MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre"]
+# month words as written in French texts: full names, usual abbreviations, without their accents too
+_MONTH_WORDS = {
+    **{m: i for i, m in enumerate(MONTHS_FR, 1)},
+    "fevrier": 2, "aout": 8, "decembre": 12,
+    "janv": 1, "févr": 2, "fevr": 2, "avr": 4, "juil": 7, "sept": 9, "oct": 10, "nov": 11, "déc": 12,
+}
+_WRITTEN = re.compile(r"(?:[a-z]+\.?,?\s+)?(\d{1,2})(?:er)?\s+([a-zéèûô]+)\.?\s+(\d{4})\b")
 _ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _FRENCH = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")  # 31/12/2024, 31.12.2024, 31-12-2024
 
@@ -23,6 +32,18 @@ def parse_day(text: str | None) -> date | None:
     except ValueError:
         pass
     return None
+
+
+def parse_written_day(text: str | None) -> date | None:
+    """A date written in words at the start of `text`: « 1er mars 2024 », « lundi 4 mars 2024 », « 4 févr. 2024 »;
+    None for anything else or an impossible date (30 février)."""
+    m = _WRITTEN.match((text or "").strip().lower())
+    if m is None or m[2] not in _MONTH_WORDS:
+        return None
+    try:
+        return date(int(m[3]), _MONTH_WORDS[m[2]], int(m[1]))
+    except ValueError:
+        return None
 
 
 def check_period(start, end, *, shown: tuple | None = None) -> None:

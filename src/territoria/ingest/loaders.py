@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
+from territoria.core.dates import parse_day, parse_written_day
 from territoria.core.errors import IngestError
 from territoria.core.types import ExtractedDocument, Section
 
@@ -1142,11 +1143,6 @@ _FM_KEYWORD_KEYS = {
     "keywords": "keywords", "mots-clés": "keywords", "mots-cles": "keywords", "mots_cles": "keywords",
     "motscles": "keywords", "theme": "theme", "themes": "theme", "thème": "theme", "thèmes": "theme",
 }
-_FR_MONTHS = {
-    "janvier": 1, "janv": 1, "février": 2, "fevrier": 2, "févr": 2, "fevr": 2, "mars": 3, "avril": 4,
-    "avr": 4, "mai": 5, "juin": 6, "juillet": 7, "juil": 7, "août": 8, "aout": 8, "septembre": 9,
-    "sept": 9, "octobre": 10, "oct": 10, "novembre": 11, "nov": 11, "décembre": 12, "decembre": 12, "déc": 12,
-}
 
 
 class _FrontMatterLoader(yaml.SafeLoader):
@@ -1199,8 +1195,6 @@ def _fm_text(value: Any) -> str:
 
 def _fm_date(value: Any) -> str | None:
     """ISO day of a front matter date: 2024-03-01, 2024-03-01T18:30:00+01:00, 01/03/2024, 2024-03, 1er mars 2024."""
-    from territoria.core.dates import parse_day
-
     if isinstance(value, list):
         value = value[0] if value else ""
     text = _one_line(value).lower() if isinstance(value, str) else ""
@@ -1211,10 +1205,7 @@ def _fm_date(value: Any) -> str | None:
         text = f"{iso.group(1)}-{iso.group(2)}-{iso.group(3) or 1}"
     else:
         text = re.split(r"[t\s]", text, maxsplit=1)[0] if re.match(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}", text) else text
-        words = re.match(r"(?:[a-z]+\.?,?\s+)?(\d{1,2})(?:er)?\s+([a-zéèûô]+)\.?\s+(\d{4})\b", text)
-        if words and words.group(2) in _FR_MONTHS:  # « 1er mars 2024 », « lundi 4 mars 2024 »
-            text = f"{words.group(3)}-{_FR_MONTHS[words.group(2)]}-{words.group(1)}"
-    day = parse_day(text)
+    day = parse_day(text) or parse_written_day(text)  # « 1er mars 2024 », « lundi 4 mars 2024 »
     if day is None or not 1900 <= day.year <= 2100:
         return None
     return day.isoformat()

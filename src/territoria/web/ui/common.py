@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from territoria.core.dates import MONTHS_FR
 from territoria.core.errors import TerritoriaError
 from territoria.core.settings import get_settings
 from territoria.trust import answer_log
@@ -43,10 +44,6 @@ def static_url(name: str) -> str:
         return f"{STATIC_PREFIX}/{name}"
 
 
-_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-           "novembre", "décembre"]
-
-
 def date_fr(value: Any, with_time: bool = False) -> str:
     if not value:
         return ""
@@ -63,7 +60,7 @@ def date_fr(value: Any, with_time: bool = False) -> str:
             d = d.astimezone(ZoneInfo("Europe/Paris"))
         except Exception:  # no time-zone database: say it is UTC
             suffix = " (UTC)"
-    out = f"{d.day}{'er' if d.day == 1 else ''} {_MONTHS[d.month - 1]} {d.year}"
+    out = f"{d.day}{'er' if d.day == 1 else ''} {MONTHS_FR[d.month - 1]} {d.year}"
     if with_time and "T" in s:
         out += f" à {d.hour} h {d.minute:02d}{suffix}"
     return out
